@@ -1,0 +1,3 @@
+"""lmlab: a laboratory for building small language models from scratch and studying them."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,134 @@
+"""One function per subcommand: turn parsed arguments into library calls and print the results."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import torch
+
+from lmlab.config import apply_overrides, config_keys
+from lmlab.data import known_vocab_size
+from lmlab.data.corpus import load_corpus
+from lmlab.errors import LmlabError
+from lmlab.evaluation.loss import evaluate_split
+from lmlab.generation.decode import stream
+from lmlab.models import build_model
+from lmlab.models.params import count_parameters
+from lmlab.plots.curves import plot_loss_curves
+from lmlab.presets import load_preset, preset_names
+from lmlab.training.run_dir import default_run_path, load_model, open_run
+from lmlab.training.trainer import train as run_training
+
+
+def train(args: argparse.Namespace) -> int:
+    overrides = list(args.overrides) + ([f"train.device={args.device}"] if args.device else [])
+    if args.resume is not None:
+        if args.preset:
+            raise LmlabError("--resume continues a run with its own config; drop the preset name")
+        run = open_run(args.resume)
+        config = apply_overrides(run.config(), overrides)
+        run_path = run.path
+    else:
+        if not args.preset:
+            raise LmlabError(f"name a preset to train, e.g. `lmlab train shakespeare-char`; presets: {', '.join(preset_names())}")
+        config = apply_overrides(load_preset(args.preset), overrides)
+        run_path = args.out or default_run_path(args.preset)
+    result = run_training(config, run_path, data_dir=args.data_dir, resume=args.resume is not None,
+                          progress=not args.quiet)
+    metrics = result.run.metrics()
+    if metrics:
+        plot_loss_curves({run_path.name: metrics}, run_path / "loss.png")
+    state = "interrupted at" if result.interrupted else "finished at"
+    print(f"{state} step {result.step}; best val loss {result.best_val_loss:.4f}; run saved in {run_path}")
+    return 130 if result.interrupted else 0
+
+
+def sample(args: argparse.Namespace) -> int:
+    if args.temperature < 0:
+        raise LmlabError("--temperature must be >= 0 (0 is greedy decoding)")
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        raise LmlabError("--top-p must be in (0, 1]")
+    if args.top_k is not None and args.top_k < 1:
+        raise LmlabError("--top-k must be at least 1")
+    _config, tokenizer, model = load_model(open_run(args.run), args.checkpoint, args.device)
+    device = next(model.parameters()).device
+    prompt_ids = torch.tensor([tokenizer.encode(args.prompt)], device=device)
+    if prompt_ids.numel() == 0:
+        raise LmlabError("the prompt is empty; give at least one character with --prompt")
+    generator = torch.Generator(device=device)
+    generator.manual_seed(args.seed if args.seed is not None else torch.seed())
+    out = sys.stdout
+    for i in range(args.num_samples):
+        if i:
+            out.write("\n" + "-" * 40 + "\n")
+        out.write(args.prompt)
+        tokens = stream(model, prompt_ids, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
+                        top_p=args.top_p, use_cache=not args.no_cache, generator=generator)
+        for token, prob in tokens:
+            text = tokenizer.decode([int(token)])
+            out.write(f"{text}[{float(prob):.2f}]" if args.show_probs else text)
+            out.flush()
+        out.write("\n")
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    run = open_run(args.run)
+    config, tokenizer, model = load_model(run, args.checkpoint, args.device)
+    corpus = load_corpus(config.data, args.data_dir, tokenizer)
+    device = next(model.parameters()).device
+    splits = [s.strip() for s in args.splits.split(",") if s.strip()]
+    unknown = set(splits) - {"train", "val"}
+    if unknown:
+        raise LmlabError(f"--splits has unknown split(s) {sorted(unknown)}; use train and/or val")
+    bits_header = "bits/char" if tokenizer.is_character_level else "bits/token"
+    print(f"{run.path} ({args.checkpoint} checkpoint)")
+    print(f"{'split':<6} {'tokens':>10} {'loss':>8} {'perplexity':>11} {bits_header:>10}")
+    for split in splits:
+        score = evaluate_split(model, corpus.split(split), config.model.block_size, args.batch_size, device)
+        print(f"{split:<6} {score.tokens:>10,} {score.loss:>8.4f} {score.perplexity:>11.3f} {score.bits_per_token:>10.4f}")
+    return 0
+
+
+def plot(args: argparse.Namespace) -> int:
+    runs = {}
+    for path in args.runs:
+        metrics = open_run(path).metrics()
+        if not metrics:
+            raise LmlabError(f"{path} has no metrics yet; train it first (metrics.jsonl is written at each evaluation)")
+        runs[path.name] = metrics
+    out = args.out or (args.runs[0] / "loss.png" if len(args.runs) == 1 else Path("loss.png"))
+    print(plot_loss_curves(runs, out, args.title))
+    return 0
+
+
+def info(args: argparse.Namespace) -> int:
+    if args.keys:
+        print("\n".join(config_keys()))
+        return 0
+    if args.presets or not args.target:
+        print("\n".join(preset_names()))
+        return 0
+    target = Path(args.target)
+    if target.is_dir():
+        config = apply_overrides(open_run(target).config(), args.overrides)
+    else:
+        config = apply_overrides(load_preset(args.target), args.overrides)
+        config = dataclasses.replace(
+            config, model=dataclasses.replace(config.model, vocab_size=known_vocab_size(config.data))
+        )
+    report = count_parameters(build_model(config.model))
+    model = config.model
+    print(f"{args.target}: {model.kind}, n_layer={model.n_layer}, n_head={model.n_head}, n_embd={model.n_embd}, "
+          f"block_size={model.block_size}, vocab_size={model.vocab_size}")
+    for component, count in report.by_component.items():
+        note = " (embedding)" if component in report.embedding_components else ""
+        print(f"  {component:<20} {count:>12,}{note}")
+    for name, target_name in report.tied.items():
+        print(f"  {name} is tied to {target_name}")
+    print(f"  {'total':<20} {report.total:>12,}")
+    print(f"  {'non-embedding':<20} {report.non_embedding:>12,}")
+    return 0

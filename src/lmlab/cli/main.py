@@ -1,0 +1,93 @@
+"""`lmlab` command line: parses arguments and calls library functions (see lmlab.cli.commands)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from lmlab import __version__
+from lmlab.cli import commands
+from lmlab.errors import LmlabError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lmlab", description="Build, train and study small language models.")
+    parser.add_argument("--version", action="version", version=f"lmlab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train a model from a preset (or continue a run with --resume)")
+    train.add_argument("preset", nargs="?", help="preset name, e.g. shakespeare-char (see `lmlab info --presets`)")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config value, e.g. --set model.n_layer=4 (repeatable)")
+    train.add_argument("--out", type=Path, help="run directory (default: runs/<preset>-<time>)")
+    train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    train.add_argument("--data-dir", type=Path, help="folder holding the data files (else $LMLAB_DATA_DIR, else download)")
+    train.add_argument("--device", help="shortcut for --set train.device=...")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=commands.train)
+
+    sample = sub.add_parser("sample", help="generate text from a trained run")
+    _add_run_arguments(sample)
+    sample.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+    sample.add_argument("--max-new-tokens", type=int, default=500)
+    sample.add_argument("--temperature", type=float, default=0.8, help="0 is greedy decoding")
+    sample.add_argument("--top-k", type=int, help="sample only among the k likeliest tokens")
+    sample.add_argument("--top-p", type=float, help="sample only among the likeliest tokens holding this much mass")
+    sample.add_argument("--num-samples", type=int, default=1)
+    sample.add_argument("--seed", type=int, default=None, help="makes sampling repeatable")
+    sample.add_argument("--no-cache", action="store_true", help="recompute the whole context for every token")
+    sample.add_argument("--show-probs", action="store_true", help="print each token's probability after it")
+    sample.set_defaults(handler=commands.sample)
+
+    evaluate = sub.add_parser("eval", help="exact loss, perplexity and bits per character on train and val")
+    _add_run_arguments(evaluate)
+    evaluate.add_argument("--data-dir", type=Path, help="folder holding the data files")
+    evaluate.add_argument("--batch-size", type=int, default=64)
+    evaluate.add_argument("--splits", default="train,val", help="comma-separated: train,val")
+    evaluate.set_defaults(handler=commands.evaluate)
+
+    plot = sub.add_parser("plot", help="PNG of train/val loss against step for one or more runs")
+    plot.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
+    plot.add_argument("--out", type=Path, help="PNG path (default: RUN_DIR/loss.png for one run, loss.png otherwise)")
+    plot.add_argument("--title")
+    plot.set_defaults(handler=commands.plot)
+
+    info = sub.add_parser("info", help="parameter counts of a run or preset; config keys; presets")
+    info.add_argument("target", nargs="?", help="run directory or preset name")
+    info.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    info.add_argument("--keys", action="store_true", help="list every config key with its type and default")
+    info.add_argument("--presets", action="store_true", help="list the shipped presets")
+    info.set_defaults(handler=commands.info)
+    return parser
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", type=Path, metavar="RUN_DIR")
+    parser.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default: cpu)")
+
+
+class _TqdmHandler(logging.Handler):
+    """Log lines printed above the progress bar instead of through it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tqdm.write(self.format(record), file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = _TqdmHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    try:
+        return args.handler(args) or 0
+    except LmlabError as error:
+        print(f"lmlab: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lmlab: interrupted", file=sys.stderr)
+        return 130

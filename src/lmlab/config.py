@@ -1,0 +1,244 @@
+"""Typed, frozen configuration: one dataclass per concern, validated on construction.
+
+Every choice is a string or a number so a config round-trips through JSON. Changes go through
+`dataclasses.replace` (or `apply_overrides` for `key=value` strings from the command line).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lmlab.errors import LmlabError
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise LmlabError(message)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of the network. `vocab_size` is filled in from the tokenizer when a run starts."""
+
+    kind: str = "gpt"
+    vocab_size: int = 0
+    block_size: int = 256
+    n_layer: int = 6
+    n_head: int = 6
+    n_embd: int = 384
+    dropout: float = 0.2
+    bias: bool = False
+    tie_weights: bool = True
+
+    def __post_init__(self) -> None:
+        _require(self.kind in MODEL_KINDS, f"model.kind={self.kind!r} is unknown; choose one of {MODEL_KINDS}")
+        _require(self.vocab_size >= 0, "model.vocab_size must be >= 0 (0 means: take it from the tokenizer)")
+        _require(self.block_size >= 1, f"model.block_size={self.block_size} must be at least 1")
+        _require(self.n_layer >= 1, f"model.n_layer={self.n_layer} must be at least 1")
+        _require(self.n_head >= 1, f"model.n_head={self.n_head} must be at least 1")
+        _require(self.n_embd >= 1, f"model.n_embd={self.n_embd} must be at least 1")
+        _require(
+            self.n_embd % self.n_head == 0,
+            f"model.n_embd={self.n_embd} is not divisible by model.n_head={self.n_head}; "
+            "pick n_embd as a multiple of n_head",
+        )
+        _require(0.0 <= self.dropout < 1.0, f"model.dropout={self.dropout} must be in [0, 1)")
+
+    @property
+    def head_size(self) -> int:
+        return self.n_embd // self.n_head
+
+
+MODEL_KINDS = ("gpt",)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which corpus, how it is tokenized and split."""
+
+    dataset: str = "shakespeare"
+    tokenizer: str = "char"
+    train_fraction: float = 0.9
+
+    def __post_init__(self) -> None:
+        _require(self.dataset in DATASETS, f"data.dataset={self.dataset!r} is unknown; choose one of {DATASETS}")
+        _require(self.tokenizer in TOKENIZERS, f"data.tokenizer={self.tokenizer!r} is unknown; choose one of {TOKENIZERS}")
+        _require(0.0 < self.train_fraction < 1.0, f"data.train_fraction={self.train_fraction} must be in (0, 1)")
+
+
+DATASETS = ("shakespeare",)
+TOKENIZERS = ("char",)
+LR_DECAYS = ("cosine", "linear", "constant")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DTYPES = ("auto", "float32", "bfloat16")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, evaluation and bookkeeping of one training run."""
+
+    max_steps: int = 5000
+    batch_size: int = 64
+    grad_accum_steps: int = 1
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup_steps: int = 100
+    lr_decay: str = "cosine"
+    weight_decay: float = 0.1
+    decay_embeddings: bool = False
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0
+    eval_interval: int = 250
+    eval_steps: int = 200
+    log_interval: int = 10
+    seed: int = 1337
+    device: str = "auto"
+    dtype: str = "auto"
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("max_steps", "batch_size", "grad_accum_steps", "eval_interval", "eval_steps", "log_interval"):
+            _require(getattr(self, name) >= 1, f"train.{name}={getattr(self, name)} must be at least 1")
+        _require(self.warmup_steps >= 0, f"train.warmup_steps={self.warmup_steps} must be >= 0")
+        _require(self.lr > 0, f"train.lr={self.lr} must be positive")
+        _require(0 <= self.min_lr <= self.lr, f"train.min_lr={self.min_lr} must be in [0, train.lr={self.lr}]")
+        _require(self.weight_decay >= 0, f"train.weight_decay={self.weight_decay} must be >= 0")
+        _require(self.grad_clip >= 0, f"train.grad_clip={self.grad_clip} must be >= 0 (0 turns clipping off)")
+        _require(self.lr_decay in LR_DECAYS, f"train.lr_decay={self.lr_decay!r} is unknown; choose one of {LR_DECAYS}")
+        _require(self.device in DEVICES, f"train.device={self.device!r} is unknown; choose one of {DEVICES}")
+        _require(self.dtype in DTYPES, f"train.dtype={self.dtype!r} is unknown; choose one of {DTYPES}")
+
+    @property
+    def sequences_per_step(self) -> int:
+        """Sequences per optimizer step: batch_size x grad_accum_steps (x block_size for tokens)."""
+        return self.batch_size * self.grad_accum_steps
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs; saved as `config.json` in the run directory."""
+
+    preset: str = "custom"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str = "config") -> RunConfig:
+        """Build from nested dicts; unknown sections or keys fail naming the key."""
+        sections = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = set(raw) - set(sections)
+        _require(not unknown, f"{source}: unknown section(s) {sorted(unknown)}; known: {sorted(sections)}")
+        kwargs: dict[str, Any] = {}
+        for name, value in raw.items():
+            section_type = _SECTION_TYPES.get(name)
+            if section_type is None:
+                kwargs[name] = value
+                continue
+            known = {f.name for f in dataclasses.fields(section_type)}
+            bad = set(value) - known
+            _require(not bad, f"{source}: unknown key(s) {sorted(f'{name}.{k}' for k in bad)}")
+            typed = {k: _coerce(f"{name}.{k}", v, _field_type(section_type, k)) for k, v in value.items()}
+            kwargs[name] = section_type(**typed)
+        return cls(**kwargs)
+
+
+_SECTION_TYPES: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+
+
+def _field_type(section_type: type, name: str) -> Any:
+    return typing.get_type_hints(section_type)[name]
+
+
+def _coerce(key: str, value: Any, expected: Any) -> Any:
+    """Check (JSON) or parse (command-line string) one value against its annotated type."""
+    if isinstance(expected, types.UnionType):
+        if value is None or value == "none":
+            return None
+        expected = next(t for t in typing.get_args(expected) if t is not type(None))
+    if isinstance(value, str) and expected is not str:
+        return _parse_string(key, value, expected)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise LmlabError(f"{key} expects {_TYPE_NAMES[expected]}, got {value!r}")
+    return value
+
+
+_TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def _parse_string(key: str, text: str, expected: type) -> Any:
+    try:
+        if expected is bool:
+            lowered = text.lower()
+            if lowered in ("true", "1", "yes", "on"):
+                return True
+            if lowered in ("false", "0", "no", "off"):
+                return False
+            raise ValueError(text)
+        if expected is int:
+            number = float(text)  # accept 5e3 for 5000
+            if not number.is_integer():
+                raise ValueError(text)
+            return int(number)
+        return expected(text)
+    except ValueError:
+        raise LmlabError(f"{key} expects {_TYPE_NAMES[expected]}, got {text!r}") from None
+
+
+def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
+    """Apply `section.key=value` strings, e.g. `model.n_layer=4`, returning a new validated config."""
+    changes: dict[str, dict[str, Any]] = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        _require(bool(sep) and bool(key), f"--set {item!r} is not key=value; write e.g. --set model.n_layer=4")
+        section, dot, name = key.partition(".")
+        section_type = _SECTION_TYPES.get(section)
+        known = [f"{s}.{f.name}" for s, t in _SECTION_TYPES.items() for f in dataclasses.fields(t)]
+        if section_type is None or not dot or name not in {f.name for f in dataclasses.fields(section_type)}:
+            close = [k for k in known if k.split(".")[-1] == key.split(".")[-1]]
+            hint = f"did you mean {close[0]}?" if close else "run `lmlab info --keys` to list them"
+            raise LmlabError(f"unknown config key {key!r}; {hint}")
+        changes.setdefault(section, {})[name] = _coerce(key, value.strip(), _field_type(section_type, name))
+    for section, values in changes.items():
+        config = dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section), **values)})
+    return config
+
+
+def config_keys() -> list[str]:
+    """Every key `--set` accepts, with its type and default."""
+    lines = []
+    for section, section_type in _SECTION_TYPES.items():
+        hints = typing.get_type_hints(section_type)
+        for f in dataclasses.fields(section_type):
+            default = f.default if f.default is not dataclasses.MISSING else None
+            lines.append(f"{section}.{f.name} ({getattr(hints[f.name], '__name__', hints[f.name])}) = {default}")
+    return lines
+
+
+def load_config_file(path: Path) -> RunConfig:
+    """Read a `config.json` written by a run (or a preset file)."""
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise LmlabError(f"no config file at {path}; is this a run directory made by `lmlab train`?") from None
+    except json.JSONDecodeError as error:
+        raise LmlabError(f"{path} is not valid JSON ({error.msg} at line {error.lineno}); fix or delete it") from None
+    return RunConfig.from_dict(raw, source=str(path))

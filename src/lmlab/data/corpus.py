@@ -1,0 +1,62 @@
+"""A tokenized corpus split by position, and random training windows drawn from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from lmlab.config import DataConfig
+from lmlab.data import shakespeare
+from lmlab.tokenizers import CharTokenizer, Tokenizer
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Encoded token ids: the first `train_fraction` is train, the rest validation."""
+
+    train: torch.Tensor  # (N_train,) int64
+    val: torch.Tensor  # (N_val,) int64
+    tokenizer: Tokenizer
+
+    def split(self, name: str) -> torch.Tensor:
+        assert name in ("train", "val"), name
+        return self.train if name == "train" else self.val
+
+
+def load_corpus(config: DataConfig, data_dir: Path | None = None, tokenizer: Tokenizer | None = None) -> Corpus:
+    """Read, tokenize (fitting a tokenizer unless one is given) and split the configured corpus."""
+    text = shakespeare.load_text(data_dir)
+    tokenizer = tokenizer or CharTokenizer.fit(text)
+    ids = torch.from_numpy(tokenizer.encode_array(text))
+    n_train = int(config.train_fraction * len(ids))
+    return Corpus(train=ids[:n_train], val=ids[n_train:], tokenizer=tokenizer)
+
+
+def random_windows(
+    ids: torch.Tensor, batch_size: int, block_size: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs and next-token targets from `batch_size` random windows, each (B, T) int64.
+
+    One gather from the encoded tensor: no Python loop over rows.
+    """
+    starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator)
+    offsets = starts[:, None] + torch.arange(block_size)  # (B, T)
+    return ids[offsets], ids[offsets + 1]
+
+
+def sequential_windows(ids: torch.Tensor, block_size: int, batch_size: int):
+    """Yield (x, y) batches of non-overlapping windows that cover every target of `ids` exactly once.
+
+    The last window may be shorter; each batch is (B, T) with T <= block_size.
+    """
+    n_targets = len(ids) - 1
+    starts = list(range(0, n_targets, block_size))
+    full = [s for s in starts if s + block_size <= n_targets]
+    for i in range(0, len(full), batch_size):
+        offsets = torch.tensor(full[i : i + batch_size])[:, None] + torch.arange(block_size)
+        yield ids[offsets], ids[offsets + 1]
+    tail = [s for s in starts if s + block_size > n_targets]
+    for s in tail:
+        yield ids[s:n_targets][None], ids[s + 1 : n_targets + 1][None]

@@ -1,0 +1,108 @@
+"""GPT: a decoder-only transformer language model (Radford et al. 2019), pre-norm.
+
+idx (B, T) -> token + learned position embeddings -> n_layer blocks -> final norm -> lm_head -> logits
+(B, T, V). Every model family in lmlab shares the interface `forward(idx, targets=None) -> (logits,
+loss)` and `generate(...)`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from lmlab.config import ModelConfig
+from lmlab.generation.decode import generate
+from lmlab.models.kv_cache import KVCache, LayerCache
+from lmlab.models.layers import Block, LayerNorm
+from lmlab.models.loss import next_token_loss
+
+
+class GPT(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        assert config.vocab_size > 0, "set model.vocab_size from the tokenizer before building"
+        self.config = config
+        self.token_embedding = nn.Embedding(config.vocab_size, config.n_embd)
+        self.position_embedding = nn.Embedding(config.block_size, config.n_embd)
+        self.embedding_dropout = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.final_norm = LayerNorm(config.n_embd, bias=config.bias)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        if config.tie_weights:
+            self.lm_head.weight = self.token_embedding.weight  # one matrix reads and writes tokens
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Initialise every tensor (GPT-2 scheme):
+
+        - Linear and Embedding weights: N(0, 0.02);
+        - the output projections that write into the residual stream (attn.out_proj, mlp.out_proj):
+          N(0, 0.02 / sqrt(2 * n_layer)), so the residual's variance does not grow with depth;
+        - biases: 0; norm weights: 1, norm biases: 0.
+        """
+        residual_std = 0.02 / math.sqrt(2 * self.config.n_layer)
+        for name, module in self.named_modules():
+            if isinstance(module, nn.Linear):
+                std = residual_std if name.endswith("out_proj") else 0.02
+                nn.init.normal_(module.weight, mean=0.0, std=std)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Embedding):
+                nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            elif isinstance(module, LayerNorm):
+                nn.init.ones_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+
+    @property
+    def block_size(self) -> int:
+        return self.config.block_size
+
+    def forward(
+        self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache: KVCache | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """idx (B, T) int64 -> logits (B, T, V), and the mean next-token loss if targets (B, T) are given.
+
+        With a cache, idx holds only the positions after the cached ones.
+        """
+        logits, _ = self._run(idx, cache=cache, need_weights=False)
+        loss = next_token_loss(logits, targets) if targets is not None else None
+        return logits, loss
+
+    def attention_weights(self, idx: torch.Tensor) -> torch.Tensor:
+        """Attention pattern of every layer and head, (B, n_layer, n_head, T, T), through the explicit path."""
+        _, weights = self._run(idx, cache=None, need_weights=True)
+        return torch.stack(weights, dim=1)
+
+    def _run(
+        self, idx: torch.Tensor, cache: KVCache | None, need_weights: bool
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        B, T = idx.shape
+        start = cache.length if cache is not None else 0
+        if start + T > self.config.block_size:
+            raise ValueError(f"sequence of {start + T} tokens exceeds block_size {self.config.block_size}")
+        positions = torch.arange(start, start + T, device=idx.device)  # (T,)
+        x = self.embedding_dropout(self.token_embedding(idx) + self.position_embedding(positions))  # (B, T, C)
+        weights = []
+        for i, block in enumerate(self.blocks):
+            x, w = block(x, cache=cache.layers[i] if cache is not None else None, need_weights=need_weights)
+            if w is not None:
+                weights.append(w)
+        return self.lm_head(self.final_norm(x)), weights  # (B, T, V)
+
+    def new_cache(self, batch_size: int) -> KVCache:
+        """An empty key/value cache for `batch_size` sequences of up to block_size positions."""
+        weight = self.lm_head.weight
+        return KVCache(
+            [
+                LayerCache(batch_size, self.config.n_head, self.config.block_size, self.config.head_size,
+                           weight.device, weight.dtype)
+                for _ in range(self.config.n_layer)
+            ]
+        )
+
+    def generate(self, idx: torch.Tensor, max_new_tokens: int, **options) -> torch.Tensor:
+        """idx (B, T) -> (B, T + max_new_tokens); options as `lmlab.generation.decode.generate`."""
+        return generate(self, idx, max_new_tokens, **options)

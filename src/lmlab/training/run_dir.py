@@ -1,0 +1,109 @@
+"""A run directory: the files every command after `train` reads.
+
+    RUN/config.json       resolved RunConfig (vocab_size filled in)
+    RUN/tokenizer.json    the tokenizer
+    RUN/metrics.jsonl     one JSON record per evaluation
+    RUN/checkpoints/last  and RUN/checkpoints/best (lowest val loss)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lmlab.config import RunConfig, load_config_file
+from lmlab.errors import LmlabError
+from lmlab.tokenizers import Tokenizer, load_tokenizer
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def tokenizer_file(self) -> Path:
+        return self.path / "tokenizer.json"
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.path / "checkpoints" / "last"
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.path / "checkpoints" / "best"
+
+    def checkpoint(self, which: str) -> Path:
+        if which not in ("last", "best"):
+            raise LmlabError(f"checkpoint {which!r} is unknown; choose last or best")
+        return self.last_checkpoint if which == "last" else self.best_checkpoint
+
+    def config(self) -> RunConfig:
+        return load_config_file(self.config_file)
+
+    def tokenizer(self) -> Tokenizer:
+        return load_tokenizer(self.tokenizer_file)
+
+    def metrics(self) -> list[dict[str, Any]]:
+        if not self.metrics_file.exists():
+            return []
+        return [json.loads(line) for line in self.metrics_file.read_text().splitlines() if line.strip()]
+
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        with self.metrics_file.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def truncate_metrics(self, after_step: int) -> None:
+        """Drop records past `after_step` (written after the checkpoint a resume starts from)."""
+        kept = [r for r in self.metrics() if r["step"] <= after_step]
+        write_atomic(self.metrics_file, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def default_run_path(preset: str) -> Path:
+    return Path("runs") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def open_run(path: Path) -> RunDir:
+    """An existing run directory, or a one-line error saying what is missing."""
+    if not path.is_dir():
+        raise LmlabError(f"{path} is not a directory; pass a run directory made by `lmlab train`")
+    run = RunDir(path)
+    if not run.config_file.exists():
+        raise LmlabError(f"{path} has no config.json; it is not a run directory made by `lmlab train`")
+    return run
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file in the same folder, then rename over the target."""
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, prefix=f".{path.name}.") as tmp:
+        tmp.write(text)
+    os.replace(tmp.name, path)
+
+
+def load_model(run: RunDir, which: str = "best", device: str = "cpu"):
+    """(config, tokenizer, model in eval mode) from a run's checkpoint `which` (best or last)."""
+    import torch
+
+    from lmlab.models import build_model
+    from lmlab.training.checkpoint import load_weights
+    from lmlab.training.device import resolve_device
+
+    config = run.config()
+    tokenizer = run.tokenizer()
+    model = build_model(config.model)
+    load_weights(run.checkpoint(which), model)
+    with torch.no_grad():
+        model.to(resolve_device(device))
+    return config, tokenizer, model.eval()

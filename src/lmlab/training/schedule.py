@@ -1,0 +1,26 @@
+"""Learning rate as a pure function of the step: linear warm-up, then decay to a floor."""
+
+from __future__ import annotations
+
+import math
+
+from lmlab.config import TrainConfig
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """Learning rate for optimizer step `step` (0-based).
+
+    Warm-up: lr * (step + 1) / warmup_steps for the first warmup_steps steps; then cosine, linear or
+    no decay from lr down to min_lr at max_steps.
+    """
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    if config.lr_decay == "constant":
+        return config.lr
+    decay_steps = max(1, config.max_steps - config.warmup_steps)
+    progress = min(1.0, (step - config.warmup_steps) / decay_steps)
+    if config.lr_decay == "linear":
+        coefficient = 1.0 - progress
+    else:
+        coefficient = 0.5 * (1.0 + math.cos(math.pi * progress))
+    return config.min_lr + coefficient * (config.lr - config.min_lr)

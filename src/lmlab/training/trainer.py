@@ -1,0 +1,244 @@
+"""The training loop: setup -> fit, with evaluation, checkpoints, resume, Ctrl-C and NaN handling."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from lmlab.config import RunConfig
+from lmlab.data.corpus import Corpus, load_corpus, random_windows
+from lmlab.errors import LmlabError
+from lmlab.evaluation.loss import estimate_loss
+from lmlab.models import build_model
+from lmlab.tokenizers import save_tokenizer
+from lmlab.training.checkpoint import (
+    TrainingState,
+    decode_rng,
+    encode_rng,
+    load_training_state,
+    load_weights,
+    save_checkpoint,
+)
+from lmlab.training.compile import maybe_compile
+from lmlab.training.device import autocast, resolve_device, resolve_dtype
+from lmlab.training.optim import make_optimizer
+from lmlab.training.run_dir import RunDir, write_atomic
+from lmlab.training.schedule import lr_at
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run: RunDir
+    step: int
+    best_val_loss: float
+    interrupted: bool
+
+
+@dataclass
+class _Session:
+    """Everything the loop touches, built by `_setup`."""
+
+    config: RunConfig
+    run: RunDir
+    corpus: Corpus
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    device: torch.device
+    dtype: torch.dtype
+    batch_generator: torch.Generator
+    state: TrainingState
+
+
+def train(
+    config: RunConfig,
+    run_path: Path,
+    data_dir: Path | None = None,
+    resume: bool = False,
+    stop_after_step: int | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train `config` into `run_path` (or continue the run there when `resume`).
+
+    `stop_after_step` ends the session early after that many optimizer steps, saving a checkpoint
+    that `resume=True` continues from, as Ctrl-C does.
+    """
+    session = _setup(config, run_path, data_dir, resume)
+    return _fit(session, stop_after_step, progress)
+
+
+def _setup(config: RunConfig, run_path: Path, data_dir: Path | None, resume: bool) -> _Session:
+    run = RunDir(run_path)
+    if resume:
+        tokenizer = run.tokenizer()
+        corpus = load_corpus(config.data, data_dir, tokenizer)
+    else:
+        if run.last_checkpoint.exists() or run.metrics_file.exists():
+            raise LmlabError(f"{run_path} already holds a run; continue it with --resume {run_path} or pick another --out")
+        corpus = load_corpus(config.data, data_dir)
+        config = dataclasses.replace(
+            config, model=dataclasses.replace(config.model, vocab_size=corpus.tokenizer.vocab_size)
+        )
+        run_path.mkdir(parents=True, exist_ok=True)
+        write_atomic(run.config_file, config.to_json())
+        save_tokenizer(corpus.tokenizer, run.tokenizer_file)
+    if len(corpus.val) <= config.model.block_size:
+        raise LmlabError(
+            f"the validation split has {len(corpus.val)} tokens, fewer than model.block_size+1="
+            f"{config.model.block_size + 1}; lower model.block_size or data.train_fraction"
+        )
+    device = resolve_device(config.train.device)
+    dtype = resolve_dtype(config.train.dtype, device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    torch.manual_seed(config.train.seed)  # initialisation and dropout
+    model = build_model(config.model).to(device)
+    optimizer = make_optimizer(model, config.train, device)
+    batch_generator = torch.Generator().manual_seed(config.train.seed)  # data order
+    state = TrainingState()
+    if resume:
+        load_weights(run.last_checkpoint, model)
+        state = load_training_state(run.last_checkpoint, optimizer)
+        torch.set_rng_state(decode_rng(state.rng["torch"]))
+        batch_generator.set_state(decode_rng(state.rng["batches"]))
+        if device.type == "cuda" and "cuda" in state.rng:
+            torch.cuda.set_rng_state(decode_rng(state.rng["cuda"]))
+        run.truncate_metrics(after_step=state.step)
+        log.info("resuming %s at step %d", run_path, state.step)
+    return _Session(config, run, corpus, model, optimizer, device, dtype, batch_generator, state)
+
+
+def _fit(s: _Session, stop_after_step: int | None, progress: bool) -> TrainResult:
+    cfg, model_cfg = s.config.train, s.config.model
+    forward = maybe_compile(s.model, cfg.compile)
+    tokens_per_step = cfg.sequences_per_step * model_cfg.block_size
+    pin = s.device.type == "cuda"
+    interrupted = False
+    if s.state.step == 0:
+        _evaluate_and_save(s, lr=lr_at(0, cfg))
+    bar = tqdm(total=cfg.max_steps, initial=s.state.step, disable=not progress, unit="step", dynamic_ncols=True)
+    session_start = time.perf_counter() - s.state.elapsed_seconds
+    window_start, window_step = time.perf_counter(), s.state.step
+    s.model.train()
+    with _deferred_interrupt() as interrupt_requested:
+        while s.state.step < cfg.max_steps:
+            lr = lr_at(s.state.step, cfg)
+            for group in s.optimizer.param_groups:
+                group["lr"] = lr
+            for _ in range(cfg.grad_accum_steps):
+                x, y = random_windows(s.corpus.train, cfg.batch_size, model_cfg.block_size, s.batch_generator)
+                if pin:
+                    x, y = x.pin_memory(), y.pin_memory()
+                x, y = x.to(s.device, non_blocking=pin), y.to(s.device, non_blocking=pin)
+                with autocast(s.device, s.dtype):
+                    _, loss = forward(x, y)
+                (loss / cfg.grad_accum_steps).backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(s.model.parameters(), cfg.grad_clip)
+            s.optimizer.step()
+            s.optimizer.zero_grad(set_to_none=True)
+            s.state.step += 1
+            s.state.tokens_seen += tokens_per_step
+            s.state.elapsed_seconds = time.perf_counter() - session_start
+            bar.update(1)
+            at_end = s.state.step == cfg.max_steps
+            if s.state.step % cfg.log_interval == 0 or at_end:
+                loss_value = loss.item()  # the only host sync on ordinary steps
+                _stop_if_not_finite(s, loss_value)
+                now = time.perf_counter()
+                rate = (s.state.step - window_step) * tokens_per_step / max(now - window_start, 1e-9)
+                window_start, window_step = now, s.state.step
+                bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{lr:.2e}", tok_s=f"{rate:,.0f}", refresh=False)
+            if s.state.step % cfg.eval_interval == 0 or at_end:
+                _evaluate_and_save(s, lr=lr)
+                window_start = time.perf_counter()  # tokens/s counts training only
+            elif interrupt_requested() or s.state.step == stop_after_step:
+                _stop_if_not_finite(s, loss.item())
+                _save(s, best=False)
+            if interrupt_requested() or s.state.step == stop_after_step:
+                interrupted = interrupt_requested()
+                if interrupted:
+                    log.warning("interrupted: saved step %d to %s", s.state.step, s.run.last_checkpoint)
+                break
+    bar.close()
+    return TrainResult(s.run, s.state.step, s.state.best_val_loss, interrupted)
+
+
+def _evaluate_and_save(s: _Session, lr: float) -> None:
+    cfg = s.config.train
+    losses = {
+        split: estimate_loss(
+            s.model, s.corpus.split(split), cfg.batch_size, s.config.model.block_size, cfg.eval_steps,
+            seed=cfg.seed + s.state.step, device=s.device, dtype=s.dtype,
+        )
+        for split in ("train", "val")
+    }
+    _stop_if_not_finite(s, losses["train"])
+    record = {
+        "step": s.state.step,
+        "tokens": s.state.tokens_seen,
+        "train_loss": losses["train"],
+        "val_loss": losses["val"],
+        "lr": lr,
+        "time": round(s.state.elapsed_seconds, 3),
+    }
+    s.run.append_metrics(record)
+    log.info("step %d: train loss %.4f, val loss %.4f", s.state.step, losses["train"], losses["val"])
+    is_best = losses["val"] < s.state.best_val_loss
+    if is_best:
+        s.state.best_val_loss = losses["val"]
+    _save(s, best=is_best)
+
+
+def _save(s: _Session, best: bool) -> None:
+    s.state.rng = {"torch": encode_rng(torch.get_rng_state()), "batches": encode_rng(s.batch_generator.get_state())}
+    if s.device.type == "cuda":
+        s.state.rng["cuda"] = encode_rng(torch.cuda.get_rng_state())
+    save_checkpoint(s.run.last_checkpoint, s.model, s.optimizer, s.state)
+    if best:
+        save_checkpoint(s.run.best_checkpoint, s.model, s.optimizer, s.state)
+
+
+def _stop_if_not_finite(s: _Session, loss_value: float) -> None:
+    if math.isfinite(loss_value):
+        return
+    raise LmlabError(
+        f"loss became {loss_value} at step {s.state.step}; training stopped and the last good checkpoint "
+        f"is kept in {s.run.last_checkpoint}; lower train.lr or set train.grad_clip, then --resume {s.run.path}"
+    )
+
+
+@contextmanager
+def _deferred_interrupt() -> Iterator[Callable[[], bool]]:
+    """Turn the first Ctrl-C into a flag the loop checks between steps; a second one aborts at once."""
+    requested = False
+
+    def handler(signum, frame) -> None:
+        nonlocal requested
+        if requested:
+            raise KeyboardInterrupt
+        requested = True
+        log.warning("Ctrl-C: saving a checkpoint after this step (press again to abort without saving)")
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: leave Ctrl-C alone
+        yield lambda: False
+        return
+    try:
+        yield lambda: requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
