@@ -81,18 +81,15 @@ def train(
 
 def _setup(config: RunConfig, run_path: Path, data_dir: Path | None, resume: bool) -> _Session:
     run = RunDir(run_path)
-    if resume:
-        tokenizer = run.tokenizer()
-        corpus = load_corpus(config.data, data_dir, tokenizer)
-    else:
-        if run.last_checkpoint.exists() or run.metrics_file.exists():
-            raise LmlabError(f"{run_path} already holds a run; continue it with --resume {run_path} or pick another --out")
-        corpus = load_corpus(config.data, data_dir)
-        config = dataclasses.replace(
-            config, model=dataclasses.replace(config.model, vocab_size=corpus.tokenizer.vocab_size)
-        )
-        run_path.mkdir(parents=True, exist_ok=True)
-        write_atomic(run.config_file, config.to_json())
+    if not resume and (run.last_checkpoint.exists() or run.metrics_file.exists()):
+        raise LmlabError(f"{run_path} already holds a run; continue it with --resume {run_path} or pick another --out")
+    corpus = load_corpus(config.data, data_dir, run.tokenizer() if resume else None)
+    config = dataclasses.replace(
+        config, model=dataclasses.replace(config.model, vocab_size=corpus.tokenizer.vocab_size)
+    )
+    run_path.mkdir(parents=True, exist_ok=True)
+    write_atomic(run.config_file, config.to_json())  # on resume too: --set may have changed it
+    if not resume:
         save_tokenizer(corpus.tokenizer, run.tokenizer_file)
     if len(corpus.val) <= config.model.block_size:
         raise LmlabError(

@@ -1,0 +1,45 @@
+"""Tests read ../shared/data beside the repository and never touch the network."""
+
+from __future__ import annotations
+
+import dataclasses
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from lmlab.config import RunConfig, apply_overrides
+from lmlab.presets import load_preset
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+TINY = [
+    "model.n_layer=2", "model.n_head=2", "model.n_embd=32", "model.block_size=16", "model.dropout=0.0",
+    "train.batch_size=4", "train.max_steps=8", "train.warmup_steps=2", "train.eval_interval=4",
+    "train.eval_steps=2", "train.log_interval=2", "train.device=cpu",
+]
+
+
+@pytest.fixture(autouse=True)
+def offline_data(monkeypatch, tmp_path_factory):
+    assert (SHARED_DATA / "tinyshakespeare" / "input.txt").exists(), f"tests need {SHARED_DATA}"
+    monkeypatch.setenv("LMLAB_DATA_DIR", str(SHARED_DATA))
+    monkeypatch.setenv("LMLAB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+    def no_network(url, *args, **kwargs):
+        target = url if isinstance(url, str) else url.full_url
+        if not target.startswith("file:"):
+            raise AssertionError(f"a test tried to reach the network: {target}")
+        return real_urlopen(url, *args, **kwargs)
+
+    real_urlopen = urllib.request.urlopen
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+
+
+def tiny_config(*extra: str) -> RunConfig:
+    """A two-layer, 32-wide character GPT that trains in about a second."""
+    return apply_overrides(load_preset("shakespeare-char-cpu"), [*TINY, *extra])
+
+
+def with_vocab(config: RunConfig, vocab_size: int = 65) -> RunConfig:
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, vocab_size=vocab_size))

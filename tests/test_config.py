@@ -1,0 +1,78 @@
+import dataclasses
+import json
+
+import pytest
+
+from lmlab.config import ModelConfig, RunConfig, TrainConfig, apply_overrides, load_config_file
+from lmlab.errors import LmlabError
+from lmlab.models import build_model
+from lmlab.presets import load_preset, preset_names
+
+from .conftest import with_vocab
+
+
+def test_overrides_parse_each_type():
+    config = apply_overrides(
+        load_preset("shakespeare-char"),
+        ["model.n_layer=3", "model.dropout=0.1", "model.bias=true", "train.device=cpu", "train.max_steps=2e3"],
+    )
+    assert config.model.n_layer == 3 and config.model.dropout == 0.1 and config.model.bias is True
+    assert config.train.device == "cpu" and config.train.max_steps == 2000
+
+
+@pytest.mark.parametrize(
+    "override, words",
+    [
+        ("model.n_layers=3", ["model.n_layers", "model.n_layer"]),
+        ("train.nope=1", ["train.nope"]),
+        ("model.n_layer=three", ["model.n_layer", "integer"]),
+        ("model.bias=maybe", ["model.bias", "true or false"]),
+        ("model.n_head=5", ["model.n_embd", "model.n_head", "divisible"]),
+        ("model.block_size=0", ["model.block_size"]),
+        ("model.kind=rnn", ["model.kind"]),
+        ("n_layer", ["key=value"]),
+    ],
+)
+def test_bad_override_names_the_key(override, words):
+    with pytest.raises(LmlabError) as error:
+        apply_overrides(load_preset("shakespeare-char"), [override])
+    message = str(error.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message
+
+
+def test_configs_are_frozen_and_validated():
+    config = ModelConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.n_layer = 2  # type: ignore[misc]
+    with pytest.raises(LmlabError, match="train.min_lr"):
+        TrainConfig(lr=1e-3, min_lr=1e-2)
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_preset_loads_builds_and_round_trips(name, tmp_path):
+    config = load_preset(name)
+    assert config.preset == name
+    model = build_model(with_vocab(config).model)
+    assert sum(p.numel() for p in model.parameters()) > 0
+    path = tmp_path / "config.json"
+    path.write_text(config.to_json())
+    assert load_config_file(path) == config
+
+
+def test_presets_match_documented_recipes():
+    cpu = load_preset("shakespeare-char-cpu")
+    assert (cpu.model.n_layer, cpu.model.n_head, cpu.model.n_embd, cpu.model.block_size) == (4, 4, 128, 64)
+    assert (cpu.train.batch_size, cpu.train.max_steps, cpu.model.dropout, cpu.train.lr) == (12, 2000, 0.0, 1e-3)
+    gpu = load_preset("shakespeare-char")
+    assert (gpu.model.n_layer, gpu.model.n_head, gpu.model.n_embd, gpu.model.block_size) == (6, 6, 384, 256)
+
+
+def test_config_file_with_unknown_key_is_refused(tmp_path):
+    path = tmp_path / "config.json"
+    raw = RunConfig().to_dict()
+    raw["model"]["n_layerz"] = 3
+    path.write_text(json.dumps(raw))
+    with pytest.raises(LmlabError, match="model.n_layerz"):
+        load_config_file(path)

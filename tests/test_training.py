@@ -1,0 +1,156 @@
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from lmlab.errors import LmlabError
+from lmlab.models import build_model
+from lmlab.training.checkpoint import checkpoint_path, load_weights
+from lmlab.training.optim import decay_groups
+from lmlab.training.run_dir import RunDir
+from lmlab.training.schedule import lr_at
+from lmlab.training.trainer import train
+
+from .conftest import SHARED_DATA, TINY, tiny_config, with_vocab
+
+
+def test_schedule_warms_up_then_decays_to_the_floor():
+    config = tiny_config("train.max_steps=100", "train.warmup_steps=10", "train.lr=1e-3", "train.min_lr=1e-4").train
+    assert lr_at(0, config) == pytest.approx(1e-4)
+    assert lr_at(9, config) == pytest.approx(1e-3)
+    assert lr_at(55, config) == pytest.approx(1e-4 + 0.5 * 9e-4)  # cosine midpoint
+    assert lr_at(100, config) == pytest.approx(1e-4)
+    linear = tiny_config("train.max_steps=100", "train.warmup_steps=0", "train.lr_decay=linear").train
+    assert lr_at(50, linear) == pytest.approx(linear.min_lr + 0.5 * (linear.lr - linear.min_lr))
+    rates = [lr_at(s, config) for s in range(10, 100)]
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+
+
+def test_weight_decay_only_on_linear_matrices():
+    model = build_model(with_vocab(tiny_config("model.bias=true", "model.tie_weights=false")).model)
+    decayed, kept = decay_groups(model, decay_embeddings=False)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert {names[id(p)] for p in decayed} == {n for n, p in model.named_parameters() if p.dim() == 2 and "embedding" not in n}
+    assert all(p.dim() == 1 or "embedding" in names[id(p)] for p in kept)
+    decayed_all, _ = decay_groups(model, decay_embeddings=True)
+    assert len(decayed_all) == len(decayed) + 2
+
+
+def test_a_run_writes_config_tokenizer_metrics_and_checkpoints(tmp_path):
+    result = train(tiny_config(), tmp_path / "run", progress=False)
+    run = RunDir(tmp_path / "run")
+    assert result.step == 8 and not result.interrupted
+    assert json.loads(run.config_file.read_text())["model"]["vocab_size"] == 65
+    assert run.tokenizer().vocab_size == 65
+    metrics = run.metrics()
+    assert [r["step"] for r in metrics] == [0, 4, 8]
+    assert set(metrics[0]) == {"step", "tokens", "train_loss", "val_loss", "lr", "time"}
+    assert metrics[-1]["tokens"] == 8 * 4 * 16
+    assert metrics[-1]["val_loss"] < metrics[0]["val_loss"]
+    assert result.best_val_loss == min(r["val_loss"] for r in metrics)
+    for which in ("last", "best"):
+        files = sorted(p.name for p in run.checkpoint(which).iterdir())
+        assert files == ["model.safetensors", "optimizer.safetensors", "state.json"]
+    state = json.loads((run.last_checkpoint / "state.json").read_text())
+    assert state["step"] == 8 and {"torch", "batches"} <= set(state["rng"])
+    assert "token_embedding.weight" in load_file(run.last_checkpoint / "model.safetensors")
+    assert not list(run.path.glob("checkpoints/.*")), "no temporary folders left behind"
+
+
+def _weights(path):
+    return load_file(path / "checkpoints" / "last" / "model.safetensors")
+
+
+def test_cpu_runs_repeat_bit_for_bit(tmp_path):
+    config = tiny_config("model.dropout=0.1")
+    train(config, tmp_path / "a", progress=False)
+    train(config, tmp_path / "b", progress=False)
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    other = _weights(tmp_path / "a")
+    train(tiny_config("model.dropout=0.1", "train.seed=2"), tmp_path / "c", progress=False)
+    assert not torch.equal(other["token_embedding.weight"], _weights(tmp_path / "c")["token_embedding.weight"])
+
+
+@pytest.mark.parametrize("stop_after", [3, 4])  # between evaluations, and on one
+def test_resume_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, stop_after):
+    config = tiny_config("model.dropout=0.1", "train.grad_accum_steps=2")
+    train(config, tmp_path / "straight", progress=False)
+    first = train(config, tmp_path / "resumed", stop_after_step=stop_after, progress=False)
+    assert first.step == stop_after
+    train(config, tmp_path / "resumed", resume=True, progress=False)
+    a, b = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    straight, resumed = RunDir(tmp_path / "straight").metrics(), RunDir(tmp_path / "resumed").metrics()
+    assert [r["val_loss"] for r in straight] == [r["val_loss"] for r in resumed]
+
+
+def test_training_into_an_existing_run_is_refused(tmp_path):
+    train(tiny_config("train.max_steps=2", "train.eval_interval=2"), tmp_path / "run", progress=False)
+    with pytest.raises(LmlabError, match="--resume"):
+        train(tiny_config(), tmp_path / "run", progress=False)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    config = tiny_config("train.lr=1e30", "train.min_lr=1e30", "train.grad_clip=0", "train.warmup_steps=0",
+                         "train.max_steps=50", "train.log_interval=1")
+    with pytest.raises(LmlabError, match="loss became") as error:
+        train(config, tmp_path / "run", progress=False)
+    assert "last good checkpoint" in str(error.value)
+    run = RunDir(tmp_path / "run")
+    state = json.loads((run.last_checkpoint / "state.json").read_text())
+    weights = _weights(tmp_path / "run")
+    assert all(torch.isfinite(t).all() for t in weights.values())
+    assert state["step"] < 50
+
+
+def test_a_save_cut_off_between_renames_falls_back_to_the_previous_checkpoint(tmp_path):
+    train(tiny_config("train.max_steps=2", "train.eval_interval=2"), tmp_path / "run", progress=False)
+    last = RunDir(tmp_path / "run").last_checkpoint
+    old = last.with_name(".last.old")
+    os.replace(last, old)  # the state right after the first rename of a save
+    assert checkpoint_path(last) == old
+    config = RunDir(tmp_path / "run").config()
+    load_weights(last, build_model(config.model))
+
+
+def test_corrupt_or_missing_checkpoints_get_one_line_errors(tmp_path):
+    train(tiny_config("train.max_steps=2", "train.eval_interval=2"), tmp_path / "run", progress=False)
+    run = RunDir(tmp_path / "run")
+    model = build_model(run.config().model)
+    (run.last_checkpoint / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(LmlabError, match="damaged"):
+        load_weights(run.last_checkpoint, model)
+    with pytest.raises(LmlabError, match="no checkpoint"):
+        load_weights(tmp_path / "nowhere", model)
+
+
+def test_ctrl_c_saves_a_checkpoint_that_resume_continues(tmp_path):
+    run_path = tmp_path / "run"
+    overrides = [a for o in TINY if not o.startswith("train.max_steps") for a in ("--set", o)]
+    command = [sys.executable, "-m", "lmlab", "train", "shakespeare-char-cpu", *overrides, "--set",
+               "train.max_steps=100000", "--set", "train.eval_interval=100000", "--out", str(run_path), "--quiet"]
+    env = {**os.environ, "LMLAB_DATA_DIR": str(SHARED_DATA)}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = run_path / "metrics.jsonl"
+    deadline = time.time() + 60
+    while not metrics.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # let it take some steps past the step-0 checkpoint
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted at step" in out
+    assert "Traceback" not in err
+    step = json.loads((run_path / "checkpoints" / "last" / "state.json").read_text())["step"]
+    assert step > 0
+    result = train(RunDir(run_path).config(), run_path, resume=True, stop_after_step=step + 2, progress=False)
+    assert result.step == step + 2
+    assert math.isfinite(result.best_val_loss)
