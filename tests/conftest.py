@@ -14,9 +14,18 @@ from lmlab.presets import load_preset
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 TINY = [
-    "model.n_layer=2", "model.n_head=2", "model.n_embd=32", "model.block_size=16", "model.dropout=0.0",
-    "train.batch_size=4", "train.max_steps=8", "train.warmup_steps=2", "train.eval_interval=4",
-    "train.eval_steps=2", "train.log_interval=2", "train.device=cpu",
+    "model.n_layer=2",
+    "model.n_head=2",
+    "model.n_embd=32",
+    "model.block_size=16",
+    "model.dropout=0.0",
+    "train.batch_size=4",
+    "train.max_steps=8",
+    "train.warmup_steps=2",
+    "train.eval_interval=4",
+    "train.eval_steps=2",
+    "train.log_interval=2",
+    "train.device=cpu",
 ]
 
 

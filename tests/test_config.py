@@ -14,7 +14,13 @@ from .conftest import with_vocab
 def test_overrides_parse_each_type():
     config = apply_overrides(
         load_preset("shakespeare-char"),
-        ["model.n_layer=3", "model.dropout=0.1", "model.bias=true", "train.device=cpu", "train.max_steps=2e3"],
+        [
+            "model.n_layer=3",
+            "model.dropout=0.1",
+            "model.bias=true",
+            "train.device=cpu",
+            "train.max_steps=2e3",
+        ],
     )
     assert config.model.n_layer == 3 and config.model.dropout == 0.1 and config.model.bias is True
     assert config.train.device == "cpu" and config.train.max_steps == 2000
@@ -64,7 +70,12 @@ def test_every_preset_loads_builds_and_round_trips(name, tmp_path):
 def test_presets_match_documented_recipes():
     cpu = load_preset("shakespeare-char-cpu")
     assert (cpu.model.n_layer, cpu.model.n_head, cpu.model.n_embd, cpu.model.block_size) == (4, 4, 128, 64)
-    assert (cpu.train.batch_size, cpu.train.max_steps, cpu.model.dropout, cpu.train.lr) == (12, 2000, 0.0, 1e-3)
+    assert (cpu.train.batch_size, cpu.train.max_steps, cpu.model.dropout, cpu.train.lr) == (
+        12,
+        2000,
+        0.0,
+        1e-3,
+    )
     gpu = load_preset("shakespeare-char")
     assert (gpu.model.n_layer, gpu.model.n_head, gpu.model.n_embd, gpu.model.block_size) == (6, 6, 384, 256)
 

@@ -62,7 +62,9 @@ def test_sequential_windows_cover_every_target_once():
 
 
 def _remote_for(path, relative="corpus/file.txt"):
-    return RemoteFile(url=path.as_uri(), sha256=hashlib.sha256(path.read_bytes()).hexdigest(), relative_path=relative)
+    return RemoteFile(
+        url=path.as_uri(), sha256=hashlib.sha256(path.read_bytes()).hexdigest(), relative_path=relative
+    )
 
 
 def test_download_verifies_and_caches(tmp_path, monkeypatch):
@@ -89,7 +91,9 @@ def test_download_with_wrong_checksum_is_refused(tmp_path, monkeypatch):
 
 def test_no_network_and_no_copy_says_where_to_put_the_file(tmp_path, monkeypatch):
     monkeypatch.delenv("LMLAB_DATA_DIR")
-    remote = RemoteFile(url=(tmp_path / "missing.txt").as_uri(), sha256="0" * 64, relative_path="ts/input.txt")
+    remote = RemoteFile(
+        url=(tmp_path / "missing.txt").as_uri(), sha256="0" * 64, relative_path="ts/input.txt"
+    )
     with pytest.raises(LmlabError) as error:
         locate(remote)
     message = str(error.value)

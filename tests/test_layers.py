@@ -25,7 +25,9 @@ def test_layernorm_matches_torch(bias):
 
 def _attention(dropout=0.0, bias=True):
     torch.manual_seed(0)
-    return CausalSelfAttention(ModelConfig(vocab_size=10, n_embd=32, n_head=4, block_size=16, dropout=dropout, bias=bias))
+    return CausalSelfAttention(
+        ModelConfig(vocab_size=10, n_embd=32, n_head=4, block_size=16, dropout=dropout, bias=bias)
+    )
 
 
 @pytest.mark.parametrize("bias", [True, False])
@@ -49,7 +51,9 @@ def test_attention_weights_are_causal_distributions():
 
 def test_attention_matches_the_formula_for_one_head():
     torch.manual_seed(0)
-    attention = CausalSelfAttention(ModelConfig(vocab_size=10, n_embd=8, n_head=1, block_size=8, dropout=0.0)).eval()
+    attention = CausalSelfAttention(
+        ModelConfig(vocab_size=10, n_embd=8, n_head=1, block_size=8, dropout=0.0)
+    ).eval()
     x = torch.randn(1, 5, 8)
     q, k, v = attention.qkv(x).split(8, dim=2)
     scores = q @ k.transpose(1, 2) / math.sqrt(8)

@@ -22,7 +22,9 @@ from .conftest import SHARED_DATA, TINY, tiny_config, with_vocab
 
 
 def test_schedule_warms_up_then_decays_to_the_floor():
-    config = tiny_config("train.max_steps=100", "train.warmup_steps=10", "train.lr=1e-3", "train.min_lr=1e-4").train
+    config = tiny_config(
+        "train.max_steps=100", "train.warmup_steps=10", "train.lr=1e-3", "train.min_lr=1e-4"
+    ).train
     assert lr_at(0, config) == pytest.approx(1e-4)
     assert lr_at(9, config) == pytest.approx(1e-3)
     assert lr_at(55, config) == pytest.approx(1e-4 + 0.5 * 9e-4)  # cosine midpoint
@@ -30,14 +32,16 @@ def test_schedule_warms_up_then_decays_to_the_floor():
     linear = tiny_config("train.max_steps=100", "train.warmup_steps=0", "train.lr_decay=linear").train
     assert lr_at(50, linear) == pytest.approx(linear.min_lr + 0.5 * (linear.lr - linear.min_lr))
     rates = [lr_at(s, config) for s in range(10, 100)]
-    assert all(a >= b for a, b in zip(rates, rates[1:]))
+    assert all(a >= b for a, b in zip(rates, rates[1:], strict=False))
 
 
 def test_weight_decay_only_on_linear_matrices():
     model = build_model(with_vocab(tiny_config("model.bias=true", "model.tie_weights=false")).model)
     decayed, kept = decay_groups(model, decay_embeddings=False)
     names = {id(p): n for n, p in model.named_parameters()}
-    assert {names[id(p)] for p in decayed} == {n for n, p in model.named_parameters() if p.dim() == 2 and "embedding" not in n}
+    assert {names[id(p)] for p in decayed} == {
+        n for n, p in model.named_parameters() if p.dim() == 2 and "embedding" not in n
+    }
     assert all(p.dim() == 1 or "embedding" in names[id(p)] for p in kept)
     decayed_all, _ = decay_groups(model, decay_embeddings=True)
     assert len(decayed_all) == len(decayed) + 2
@@ -76,7 +80,9 @@ def test_cpu_runs_repeat_bit_for_bit(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     other = _weights(tmp_path / "a")
     train(tiny_config("model.dropout=0.1", "train.seed=2"), tmp_path / "c", progress=False)
-    assert not torch.equal(other["token_embedding.weight"], _weights(tmp_path / "c")["token_embedding.weight"])
+    assert not torch.equal(
+        other["token_embedding.weight"], _weights(tmp_path / "c")["token_embedding.weight"]
+    )
 
 
 @pytest.mark.parametrize("stop_after", [3, 4])  # between evaluations, and on one
@@ -99,8 +105,14 @@ def test_training_into_an_existing_run_is_refused(tmp_path):
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
-    config = tiny_config("train.lr=1e30", "train.min_lr=1e30", "train.grad_clip=0", "train.warmup_steps=0",
-                         "train.max_steps=50", "train.log_interval=1")
+    config = tiny_config(
+        "train.lr=1e30",
+        "train.min_lr=1e30",
+        "train.grad_clip=0",
+        "train.warmup_steps=0",
+        "train.max_steps=50",
+        "train.log_interval=1",
+    )
     with pytest.raises(LmlabError, match="loss became") as error:
         train(config, tmp_path / "run", progress=False)
     assert "last good checkpoint" in str(error.value)
@@ -135,8 +147,21 @@ def test_corrupt_or_missing_checkpoints_get_one_line_errors(tmp_path):
 def test_ctrl_c_saves_a_checkpoint_that_resume_continues(tmp_path):
     run_path = tmp_path / "run"
     overrides = [a for o in TINY if not o.startswith("train.max_steps") for a in ("--set", o)]
-    command = [sys.executable, "-m", "lmlab", "train", "shakespeare-char-cpu", *overrides, "--set",
-               "train.max_steps=100000", "--set", "train.eval_interval=100000", "--out", str(run_path), "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "lmlab",
+        "train",
+        "shakespeare-char-cpu",
+        *overrides,
+        "--set",
+        "train.max_steps=100000",
+        "--set",
+        "train.eval_interval=100000",
+        "--out",
+        str(run_path),
+        "--quiet",
+    ]
     env = {**os.environ, "LMLAB_DATA_DIR": str(SHARED_DATA)}
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     metrics = run_path / "metrics.jsonl"

@@ -7,6 +7,7 @@ Every choice is a string or a number so a config round-trips through JSON. Chang
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import types
 import typing
@@ -37,7 +38,9 @@ class ModelConfig:
     tie_weights: bool = True
 
     def __post_init__(self) -> None:
-        _require(self.kind in MODEL_KINDS, f"model.kind={self.kind!r} is unknown; choose one of {MODEL_KINDS}")
+        _require(
+            self.kind in MODEL_KINDS, f"model.kind={self.kind!r} is unknown; choose one of {MODEL_KINDS}"
+        )
         _require(self.vocab_size >= 0, "model.vocab_size must be >= 0 (0 means: take it from the tokenizer)")
         _require(self.block_size >= 1, f"model.block_size={self.block_size} must be at least 1")
         _require(self.n_layer >= 1, f"model.n_layer={self.n_layer} must be at least 1")
@@ -67,9 +70,16 @@ class DataConfig:
     train_fraction: float = 0.9
 
     def __post_init__(self) -> None:
-        _require(self.dataset in DATASETS, f"data.dataset={self.dataset!r} is unknown; choose one of {DATASETS}")
-        _require(self.tokenizer in TOKENIZERS, f"data.tokenizer={self.tokenizer!r} is unknown; choose one of {TOKENIZERS}")
-        _require(0.0 < self.train_fraction < 1.0, f"data.train_fraction={self.train_fraction} must be in (0, 1)")
+        _require(
+            self.dataset in DATASETS, f"data.dataset={self.dataset!r} is unknown; choose one of {DATASETS}"
+        )
+        _require(
+            self.tokenizer in TOKENIZERS,
+            f"data.tokenizer={self.tokenizer!r} is unknown; choose one of {TOKENIZERS}",
+        )
+        _require(
+            0.0 < self.train_fraction < 1.0, f"data.train_fraction={self.train_fraction} must be in (0, 1)"
+        )
 
 
 DATASETS = ("shakespeare",)
@@ -104,14 +114,26 @@ class TrainConfig:
     compile: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("max_steps", "batch_size", "grad_accum_steps", "eval_interval", "eval_steps", "log_interval"):
+        for name in (
+            "max_steps",
+            "batch_size",
+            "grad_accum_steps",
+            "eval_interval",
+            "eval_steps",
+            "log_interval",
+        ):
             _require(getattr(self, name) >= 1, f"train.{name}={getattr(self, name)} must be at least 1")
         _require(self.warmup_steps >= 0, f"train.warmup_steps={self.warmup_steps} must be >= 0")
         _require(self.lr > 0, f"train.lr={self.lr} must be positive")
-        _require(0 <= self.min_lr <= self.lr, f"train.min_lr={self.min_lr} must be in [0, train.lr={self.lr}]")
+        _require(
+            0 <= self.min_lr <= self.lr, f"train.min_lr={self.min_lr} must be in [0, train.lr={self.lr}]"
+        )
         _require(self.weight_decay >= 0, f"train.weight_decay={self.weight_decay} must be >= 0")
         _require(self.grad_clip >= 0, f"train.grad_clip={self.grad_clip} must be >= 0 (0 turns clipping off)")
-        _require(self.lr_decay in LR_DECAYS, f"train.lr_decay={self.lr_decay!r} is unknown; choose one of {LR_DECAYS}")
+        _require(
+            self.lr_decay in LR_DECAYS,
+            f"train.lr_decay={self.lr_decay!r} is unknown; choose one of {LR_DECAYS}",
+        )
         _require(self.device in DEVICES, f"train.device={self.device!r} is unknown; choose one of {DEVICES}")
         _require(self.dtype in DTYPES, f"train.dtype={self.dtype!r} is unknown; choose one of {DTYPES}")
 
@@ -208,17 +230,21 @@ def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
     for item in overrides:
         key, sep, value = item.partition("=")
         key = key.strip()
-        _require(bool(sep) and bool(key), f"--set {item!r} is not key=value; write e.g. --set model.n_layer=4")
+        _require(
+            bool(sep) and bool(key), f"--set {item!r} is not key=value; write e.g. --set model.n_layer=4"
+        )
         section, dot, name = key.partition(".")
         section_type = _SECTION_TYPES.get(section)
         known = [f"{s}.{f.name}" for s, t in _SECTION_TYPES.items() for f in dataclasses.fields(t)]
         if section_type is None or not dot or name not in {f.name for f in dataclasses.fields(section_type)}:
-            close = [k for k in known if k.split(".")[-1] == key.split(".")[-1]]
+            close = difflib.get_close_matches(key, known, n=1) or [k for k in known if k.endswith("." + name)]
             hint = f"did you mean {close[0]}?" if close else "run `lmlab info --keys` to list them"
             raise LmlabError(f"unknown config key {key!r}; {hint}")
         changes.setdefault(section, {})[name] = _coerce(key, value.strip(), _field_type(section_type, name))
     for section, values in changes.items():
-        config = dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section), **values)})
+        config = dataclasses.replace(
+            config, **{section: dataclasses.replace(getattr(config, section), **values)}
+        )
     return config
 
 
@@ -229,7 +255,9 @@ def config_keys() -> list[str]:
         hints = typing.get_type_hints(section_type)
         for f in dataclasses.fields(section_type):
             default = f.default if f.default is not dataclasses.MISSING else None
-            lines.append(f"{section}.{f.name} ({getattr(hints[f.name], '__name__', hints[f.name])}) = {default}")
+            lines.append(
+                f"{section}.{f.name} ({getattr(hints[f.name], '__name__', hints[f.name])}) = {default}"
+            )
     return lines
 
 
@@ -238,7 +266,11 @@ def load_config_file(path: Path) -> RunConfig:
     try:
         raw = json.loads(path.read_text())
     except FileNotFoundError:
-        raise LmlabError(f"no config file at {path}; is this a run directory made by `lmlab train`?") from None
+        raise LmlabError(
+            f"no config file at {path}; is this a run directory made by `lmlab train`?"
+        ) from None
     except json.JSONDecodeError as error:
-        raise LmlabError(f"{path} is not valid JSON ({error.msg} at line {error.lineno}); fix or delete it") from None
+        raise LmlabError(
+            f"{path} is not valid JSON ({error.msg} at line {error.lineno}); fix or delete it"
+        ) from None
     return RunConfig.from_dict(raw, source=str(path))

@@ -33,11 +33,15 @@ def train(args: argparse.Namespace) -> int:
         run_path = run.path
     else:
         if not args.preset:
-            raise LmlabError(f"name a preset to train, e.g. `lmlab train shakespeare-char`; presets: {', '.join(preset_names())}")
+            raise LmlabError(
+                "name a preset to train, e.g. `lmlab train shakespeare-char`; "
+                f"presets: {', '.join(preset_names())}"
+            )
         config = apply_overrides(load_preset(args.preset), overrides)
         run_path = args.out or default_run_path(args.preset)
-    result = run_training(config, run_path, data_dir=args.data_dir, resume=args.resume is not None,
-                          progress=not args.quiet)
+    result = run_training(
+        config, run_path, data_dir=args.data_dir, resume=args.resume is not None, progress=not args.quiet
+    )
     metrics = result.run.metrics()
     if metrics:
         plot_loss_curves({run_path.name: metrics}, run_path / "loss.png")
@@ -65,8 +69,16 @@ def sample(args: argparse.Namespace) -> int:
         if i:
             out.write("\n" + "-" * 40 + "\n")
         out.write(args.prompt)
-        tokens = stream(model, prompt_ids, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
-                        top_p=args.top_p, use_cache=not args.no_cache, generator=generator)
+        tokens = stream(
+            model,
+            prompt_ids,
+            args.max_new_tokens,
+            temperature=args.temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            use_cache=not args.no_cache,
+            generator=generator,
+        )
         for token, prob in tokens:
             text = tokenizer.decode([int(token)])
             out.write(f"{text}[{float(prob):.2f}]" if args.show_probs else text)
@@ -89,7 +101,10 @@ def evaluate(args: argparse.Namespace) -> int:
     print(f"{'split':<6} {'tokens':>10} {'loss':>8} {'perplexity':>11} {bits_header:>10}")
     for split in splits:
         score = evaluate_split(model, corpus.split(split), config.model.block_size, args.batch_size, device)
-        print(f"{split:<6} {score.tokens:>10,} {score.loss:>8.4f} {score.perplexity:>11.3f} {score.bits_per_token:>10.4f}")
+        print(
+            f"{split:<6} {score.tokens:>10,} {score.loss:>8.4f} {score.perplexity:>11.3f} "
+            f"{score.bits_per_token:>10.4f}"
+        )
     return 0
 
 
@@ -98,7 +113,9 @@ def plot(args: argparse.Namespace) -> int:
     for path in args.runs:
         metrics = open_run(path).metrics()
         if not metrics:
-            raise LmlabError(f"{path} has no metrics yet; train it first (metrics.jsonl is written at each evaluation)")
+            raise LmlabError(
+                f"{path} has no metrics yet; train it first (metrics.jsonl is written at each evaluation)"
+            )
         runs[path.name] = metrics
     out = args.out or (args.runs[0] / "loss.png" if len(args.runs) == 1 else Path("loss.png"))
     print(plot_loss_curves(runs, out, args.title))
@@ -122,8 +139,11 @@ def info(args: argparse.Namespace) -> int:
         )
     report = count_parameters(build_model(config.model))
     model = config.model
-    print(f"{args.target}: {model.kind}, n_layer={model.n_layer}, n_head={model.n_head}, n_embd={model.n_embd}, "
-          f"block_size={model.block_size}, vocab_size={model.vocab_size}")
+    print(
+        f"{args.target}: {model.kind}, n_layer={model.n_layer}, n_head={model.n_head}, "
+        f"n_embd={model.n_embd}, "
+        f"block_size={model.block_size}, vocab_size={model.vocab_size}"
+    )
     for component, count in report.by_component.items():
         note = " (embedding)" if component in report.embedding_components else ""
         print(f"  {component:<20} {count:>12,}{note}")

@@ -15,17 +15,31 @@ from lmlab.errors import LmlabError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lmlab", description="Build, train and study small language models.")
+    parser = argparse.ArgumentParser(
+        prog="lmlab", description="Build, train and study small language models."
+    )
     parser.add_argument("--version", action="version", version=f"lmlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = sub.add_parser("train", help="train a model from a preset (or continue a run with --resume)")
-    train.add_argument("preset", nargs="?", help="preset name, e.g. shakespeare-char (see `lmlab info --presets`)")
-    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                       help="override a config value, e.g. --set model.n_layer=4 (repeatable)")
+    train.add_argument(
+        "preset", nargs="?", help="preset name, e.g. shakespeare-char (see `lmlab info --presets`)"
+    )
+    train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set model.n_layer=4 (repeatable)",
+    )
     train.add_argument("--out", type=Path, help="run directory (default: runs/<preset>-<time>)")
-    train.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
-    train.add_argument("--data-dir", type=Path, help="folder holding the data files (else $LMLAB_DATA_DIR, else download)")
+    train.add_argument(
+        "--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
+    )
+    train.add_argument(
+        "--data-dir", type=Path, help="folder holding the data files (else $LMLAB_DATA_DIR, else download)"
+    )
     train.add_argument("--device", help="shortcut for --set train.device=...")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=commands.train)
@@ -36,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--max-new-tokens", type=int, default=500)
     sample.add_argument("--temperature", type=float, default=0.8, help="0 is greedy decoding")
     sample.add_argument("--top-k", type=int, help="sample only among the k likeliest tokens")
-    sample.add_argument("--top-p", type=float, help="sample only among the likeliest tokens holding this much mass")
+    sample.add_argument(
+        "--top-p", type=float, help="sample only among the likeliest tokens holding this much mass"
+    )
     sample.add_argument("--num-samples", type=int, default=1)
     sample.add_argument("--seed", type=int, default=None, help="makes sampling repeatable")
     sample.add_argument("--no-cache", action="store_true", help="recompute the whole context for every token")
@@ -52,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     plot = sub.add_parser("plot", help="PNG of train/val loss against step for one or more runs")
     plot.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
-    plot.add_argument("--out", type=Path, help="PNG path (default: RUN_DIR/loss.png for one run, loss.png otherwise)")
+    plot.add_argument(
+        "--out", type=Path, help="PNG path (default: RUN_DIR/loss.png for one run, loss.png otherwise)"
+    )
     plot.add_argument("--title")
     plot.set_defaults(handler=commands.plot)
 

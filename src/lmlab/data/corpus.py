@@ -25,7 +25,9 @@ class Corpus:
         return self.train if name == "train" else self.val
 
 
-def load_corpus(config: DataConfig, data_dir: Path | None = None, tokenizer: Tokenizer | None = None) -> Corpus:
+def load_corpus(
+    config: DataConfig, data_dir: Path | None = None, tokenizer: Tokenizer | None = None
+) -> Corpus:
     """Read, tokenize (fitting a tokenizer unless one is given) and split the configured corpus."""
     text = shakespeare.load_text(data_dir)
     tokenizer = tokenizer or CharTokenizer.fit(text)

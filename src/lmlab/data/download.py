@@ -92,7 +92,9 @@ def _download(remote: RemoteFile, destination: Path) -> None:
         ) from None
     actual = hashlib.sha256(payload).hexdigest()
     if actual != remote.sha256:
-        raise LmlabError(f"download of {remote.url} has SHA-256 {actual[:12]}…, expected {remote.sha256[:12]}…")
+        raise LmlabError(
+            f"download of {remote.url} has SHA-256 {actual[:12]}…, expected {remote.sha256[:12]}…"
+        )
     with tempfile.NamedTemporaryFile(dir=destination.parent, delete=False) as tmp:
         tmp.write(payload)
     os.replace(tmp.name, destination)  # atomic: a kill never leaves half a file in the cache

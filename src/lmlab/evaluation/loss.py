@@ -15,8 +15,14 @@ from lmlab.training.device import autocast
 
 @torch.inference_mode()
 def estimate_loss(
-    model: nn.Module, ids: torch.Tensor, batch_size: int, block_size: int, n_batches: int, seed: int,
-    device: torch.device, dtype: torch.dtype = torch.float32,
+    model: nn.Module,
+    ids: torch.Tensor,
+    batch_size: int,
+    block_size: int,
+    n_batches: int,
+    seed: int,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
 ) -> float:
     """Mean loss over `n_batches` random windows drawn with their own seeded generator.
 
@@ -53,7 +59,11 @@ class SplitScore:
 
 @torch.inference_mode()
 def evaluate_split(
-    model: nn.Module, ids: torch.Tensor, block_size: int, batch_size: int, device: torch.device,
+    model: nn.Module,
+    ids: torch.Tensor,
+    block_size: int,
+    batch_size: int,
+    device: torch.device,
     dtype: torch.dtype = torch.float32,
 ) -> SplitScore:
     """Mean loss over the whole split, each target predicted once from non-overlapping windows.

@@ -8,7 +8,7 @@ import torch
 def next_token_distribution(
     logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
 ) -> torch.Tensor:
-    """logits (B, V) -> probabilities (B, V) of softmax(logits / temperature) after top-k and top-p filtering."""
+    """logits (B, V) -> probabilities (B, V): softmax(logits / temperature), top-k and top-p filtered."""
     assert temperature > 0, "temperature 0 is greedy decoding; handled by sample_next"
     logits = logits.float() / temperature
     if top_k is not None and top_k < logits.size(-1):

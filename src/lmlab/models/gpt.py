@@ -72,7 +72,7 @@ class GPT(nn.Module):
         return logits, loss
 
     def attention_weights(self, idx: torch.Tensor) -> torch.Tensor:
-        """Attention pattern of every layer and head, (B, n_layer, n_head, T, T), through the explicit path."""
+        """Attention pattern of every layer and head, (B, n_layer, n_head, T, T), by the explicit path."""
         _, weights = self._run(idx, cache=None, need_weights=True)
         return torch.stack(weights, dim=1)
 
@@ -84,7 +84,9 @@ class GPT(nn.Module):
         if start + T > self.config.block_size:
             raise ValueError(f"sequence of {start + T} tokens exceeds block_size {self.config.block_size}")
         positions = torch.arange(start, start + T, device=idx.device)  # (T,)
-        x = self.embedding_dropout(self.token_embedding(idx) + self.position_embedding(positions))  # (B, T, C)
+        x = self.embedding_dropout(
+            self.token_embedding(idx) + self.position_embedding(positions)
+        )  # (B, T, C)
         weights = []
         for i, block in enumerate(self.blocks):
             x, w = block(x, cache=cache.layers[i] if cache is not None else None, need_weights=need_weights)
@@ -97,8 +99,14 @@ class GPT(nn.Module):
         weight = self.lm_head.weight
         return KVCache(
             [
-                LayerCache(batch_size, self.config.n_head, self.config.block_size, self.config.head_size,
-                           weight.device, weight.dtype)
+                LayerCache(
+                    batch_size,
+                    self.config.n_head,
+                    self.config.block_size,
+                    self.config.head_size,
+                    weight.device,
+                    weight.dtype,
+                )
                 for _ in range(self.config.n_layer)
             ]
         )

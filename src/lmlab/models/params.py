@@ -37,7 +37,9 @@ def count_parameters(model: nn.Module) -> ParameterReport:
         component = name.split(".")[0]
         by_component[component] = by_component.get(component, 0) + param.numel()
     embeddings = tuple(
-        name for name, module in model.named_children() if isinstance(module, nn.Embedding) and name in by_component
+        name
+        for name, module in model.named_children()
+        if isinstance(module, nn.Embedding) and name in by_component
     )
     report = ParameterReport(by_component, embeddings, tied)
     assert report.total == sum(p.numel() for p in model.parameters()), "every parameter counted once"

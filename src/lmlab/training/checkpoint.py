@@ -90,13 +90,16 @@ def load_weights(directory: Path, model: nn.Module) -> None:
     try:
         tensors = load_file(path)
     except (SafetensorError, FileNotFoundError, OSError) as error:
-        raise LmlabError(f"cannot read {path} ({error}); the checkpoint is damaged, use another one") from None
+        raise LmlabError(
+            f"cannot read {path} ({error}); the checkpoint is damaged, use another one"
+        ) from None
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     aliases = _aliases(model.state_dict())
     missing = [name for name in missing if aliases.get(name) not in tensors]
     if missing or unexpected:
         raise LmlabError(
-            f"{path} does not fit the model in config.json (missing {missing[:3]}, unexpected {unexpected[:3]}); "
+            f"{path} does not fit the model in config.json "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]}); "
             "was the config edited after training?"
         )
 

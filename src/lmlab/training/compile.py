@@ -28,7 +28,9 @@ def maybe_compile(model: nn.Module, enabled: bool) -> Callable:
         except Exception as error:  # noqa: BLE001 -- any compiler failure falls back
             if state["forward"] is model:
                 raise
-            log.warning("torch.compile failed (%s); training continues without it", str(error).splitlines()[0])
+            log.warning(
+                "torch.compile failed (%s); training continues without it", str(error).splitlines()[0]
+            )
             state["forward"] = model
             return model(*args, **kwargs)
 

@@ -1,9 +1,9 @@
 """A run directory: the files every command after `train` reads.
 
-    RUN/config.json       resolved RunConfig (vocab_size filled in)
-    RUN/tokenizer.json    the tokenizer
-    RUN/metrics.jsonl     one JSON record per evaluation
-    RUN/checkpoints/last  and RUN/checkpoints/best (lowest val loss)
+RUN/config.json       resolved RunConfig (vocab_size filled in)
+RUN/tokenizer.json    the tokenizer
+RUN/metrics.jsonl     one JSON record per evaluation
+RUN/checkpoints/last  and RUN/checkpoints/best (lowest val loss)
 """
 
 from __future__ import annotations

@@ -82,7 +82,9 @@ def train(
 def _setup(config: RunConfig, run_path: Path, data_dir: Path | None, resume: bool) -> _Session:
     run = RunDir(run_path)
     if not resume and (run.last_checkpoint.exists() or run.metrics_file.exists()):
-        raise LmlabError(f"{run_path} already holds a run; continue it with --resume {run_path} or pick another --out")
+        raise LmlabError(
+            f"{run_path} already holds a run; continue it with --resume {run_path} or pick another --out"
+        )
     corpus = load_corpus(config.data, data_dir, run.tokenizer() if resume else None)
     config = dataclasses.replace(
         config, model=dataclasses.replace(config.model, vocab_size=corpus.tokenizer.vocab_size)
@@ -126,7 +128,9 @@ def _fit(s: _Session, stop_after_step: int | None, progress: bool) -> TrainResul
     interrupted = False
     if s.state.step == 0:
         _evaluate_and_save(s, lr=lr_at(0, cfg))
-    bar = tqdm(total=cfg.max_steps, initial=s.state.step, disable=not progress, unit="step", dynamic_ncols=True)
+    bar = tqdm(
+        total=cfg.max_steps, initial=s.state.step, disable=not progress, unit="step", dynamic_ncols=True
+    )
     session_start = time.perf_counter() - s.state.elapsed_seconds
     window_start, window_step = time.perf_counter(), s.state.step
     s.model.train()
@@ -178,8 +182,14 @@ def _evaluate_and_save(s: _Session, lr: float) -> None:
     cfg = s.config.train
     losses = {
         split: estimate_loss(
-            s.model, s.corpus.split(split), cfg.batch_size, s.config.model.block_size, cfg.eval_steps,
-            seed=cfg.seed + s.state.step, device=s.device, dtype=s.dtype,
+            s.model,
+            s.corpus.split(split),
+            cfg.batch_size,
+            s.config.model.block_size,
+            cfg.eval_steps,
+            seed=cfg.seed + s.state.step,
+            device=s.device,
+            dtype=s.dtype,
         )
         for split in ("train", "val")
     }
@@ -201,7 +211,10 @@ def _evaluate_and_save(s: _Session, lr: float) -> None:
 
 
 def _save(s: _Session, best: bool) -> None:
-    s.state.rng = {"torch": encode_rng(torch.get_rng_state()), "batches": encode_rng(s.batch_generator.get_state())}
+    s.state.rng = {
+        "torch": encode_rng(torch.get_rng_state()),
+        "batches": encode_rng(s.batch_generator.get_state()),
+    }
     if s.device.type == "cuda":
         s.state.rng["cuda"] = encode_rng(torch.cuda.get_rng_state())
     save_checkpoint(s.run.last_checkpoint, s.model, s.optimizer, s.state)
@@ -214,7 +227,8 @@ def _stop_if_not_finite(s: _Session, loss_value: float) -> None:
         return
     raise LmlabError(
         f"loss became {loss_value} at step {s.state.step}; training stopped and the last good checkpoint "
-        f"is kept in {s.run.last_checkpoint}; lower train.lr or set train.grad_clip, then --resume {s.run.path}"
+        f"is kept in {s.run.last_checkpoint}; lower train.lr or set train.grad_clip, "
+        f"then --resume {s.run.path}"
     )
 
 

@@ -1,0 +1,129 @@
+import subprocess
+import sys
+
+import pytest
+
+from lmlab.cli.main import main
+from lmlab.training.trainer import train
+
+from .conftest import TINY, tiny_config
+
+
+@pytest.fixture
+def trained(tmp_path):
+    path = tmp_path / "tiny"
+    train(tiny_config(), path, progress=False)
+    return path
+
+
+def test_train_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "run"
+    overrides = [a for o in TINY for a in ("--set", o)]
+    assert main(["train", "shakespeare-char-cpu", *overrides, "--out", str(out), "--quiet"]) == 0
+    assert "finished at step 8" in capsys.readouterr().out
+    assert (out / "loss.png").stat().st_size > 1000
+
+
+def test_sample_streams_the_prompt_and_new_text(trained, capsys):
+    args = [
+        "sample",
+        str(trained),
+        "--prompt",
+        "ROMEO:",
+        "--max-new-tokens",
+        "40",
+        "--seed",
+        "1",
+        "--top-k",
+        "10",
+        "--top-p",
+        "0.9",
+        "--num-samples",
+        "2",
+    ]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    samples = first.split("\n" + "-" * 40 + "\n")
+    assert len(samples) == 2 and all(s.startswith("ROMEO:") for s in samples)
+    assert len(samples[0]) == len("ROMEO:") + 40 + 1  # and the closing newline
+    assert main(args) == 0
+    assert capsys.readouterr().out == first  # --seed repeats
+
+
+def test_greedy_sampling_with_and_without_cache_prints_the_same(trained, capsys):
+    base = ["sample", str(trained), "--prompt", "First", "--max-new-tokens", "50", "--temperature", "0"]
+    main(base)
+    cached = capsys.readouterr().out
+    main([*base, "--no-cache"])
+    assert capsys.readouterr().out == cached
+
+
+def test_show_probs_marks_each_token(trained, capsys):
+    main(["sample", str(trained), "--prompt", "A", "--max-new-tokens", "5", "--show-probs", "--seed", "0"])
+    out = capsys.readouterr().out
+    assert out.count("[0.") + out.count("[1.") == 5
+
+
+def test_prompt_with_unseen_characters_is_refused(trained, capsys):
+    assert main(["sample", str(trained), "--prompt", "héllo€"]) == 2
+    err = capsys.readouterr().err
+    assert "'é'" in err and "'€'" in err and "Traceback" not in err
+
+
+def test_eval_prints_loss_perplexity_and_bits_per_char(trained, capsys):
+    assert main(["eval", str(trained), "--splits", "val"]) == 0
+    out = capsys.readouterr().out
+    line = next(row for row in out.splitlines() if row.startswith("val"))
+    _, tokens, loss, perplexity, bits = line.split()
+    assert int(tokens.replace(",", "")) == 111_539
+    assert float(perplexity) == pytest.approx(2.718281828 ** float(loss), rel=1e-3)
+    assert float(bits) == pytest.approx(float(loss) / 0.693147, rel=1e-3)
+    assert "bits/char" in out
+
+
+def test_plot_of_two_runs(trained, tmp_path, capsys):
+    second = tmp_path / "second"
+    train(tiny_config("train.lr=3e-3"), second, progress=False)
+    out = tmp_path / "both.png"
+    assert main(["plot", str(trained), str(second), "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_info_for_a_preset_and_a_run(trained, capsys):
+    assert main(["info", "shakespeare-char-cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "804,096" in out and "787,584" in out  # nanoGPT's CPU recipe: 0.80M parameters
+    assert main(["info", str(trained)]) == 0
+    assert "non-embedding" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["sample", "no/such/run"], ["no/such/run", "run directory"]),
+        (["eval", "no/such/run"], ["no/such/run"]),
+        (["train", "shakespeare-char", "--set", "model.n_head=5"], ["model.n_head", "divisible"]),
+        (["train", "shakespeare-char", "--set", "train.max_step=5"], ["train.max_step", "train.max_steps"]),
+        (["train", "no-such-preset"], ["no-such-preset", "shakespeare-char"]),
+        (["train"], ["preset"]),
+    ],
+)
+def test_bad_input_gets_one_line_and_no_traceback(argv, words, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("lmlab: error:")
+    for word in words:
+        assert word in err
+
+
+def test_damaged_run_directory(trained, capsys):
+    (trained / "tokenizer.json").write_text("{")
+    assert main(["sample", str(trained)]) == 2
+    assert "tokenizer.json" in capsys.readouterr().err
+
+
+def test_python_dash_m_entry_point():
+    result = subprocess.run(
+        [sys.executable, "-m", "lmlab", "info", "--presets"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "shakespeare-char-cpu" in result.stdout
