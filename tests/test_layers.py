@@ -20,7 +20,11 @@ def test_layernorm_matches_torch(bias):
             ours.bias.normal_()
             reference.bias.copy_(ours.bias)
     x = torch.randn(3, 5, 16) * 4 + 2
-    torch.testing.assert_close(ours(x), reference(x))
+    torch.testing.assert_close(ours.explicit(x), reference(x))
+    torch.testing.assert_close(ours(x), ours.explicit(x))
+    var = x.var(dim=-1, unbiased=False, keepdim=True)  # biased variance, as the formula
+    expected = (x - x.mean(-1, keepdim=True)) / torch.sqrt(var + 1e-5) * ours.weight
+    torch.testing.assert_close(ours.explicit(x), expected + ours.bias if bias else expected)
 
 
 def _attention(dropout=0.0, bias=True):

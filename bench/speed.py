@@ -1,0 +1,137 @@
+"""Speed benchmark: training tokens/s in nanoGPT's CPU recipe, and sampling with and without the KV cache.
+
+    python bench/speed.py --data-dir ../shared/data [--nanogpt-dir PATH] [--iters 2000]
+
+Training: lmlab's `shakespeare-char-cpu` preset is nanoGPT's documented CPU recipe for Tiny
+Shakespeare (4 layers, 4 heads, 128 embedding, block 64, batch 12, dropout 0, no compile, lr 1e-3,
+100 warm-up steps, cosine decay over 2000 iterations). With --nanogpt-dir pointing at a checkout of
+karpathy/nanoGPT whose data/shakespeare_char/{train,val}.bin are prepared, its train.py runs the same
+recipe right after lmlab, in the same process tree and on the same machine, and the table gives the
+ratio. Both evaluate only at the start and the end (20 batches, as the recipe), so per-iteration times
+hold training only. Sampling: 500 new tokens, batch 1, from the shakespeare-char and
+shakespeare-char-cpu architectures (randomly initialised: speed does not depend on the weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from lmlab.config import apply_overrides
+from lmlab.data.corpus import load_corpus
+from lmlab.evaluation.loss import evaluate_split
+from lmlab.generation.decode import generate
+from lmlab.models import build_model
+from lmlab.presets import load_preset
+from lmlab.training.run_dir import RunDir, load_model
+from lmlab.training.trainer import train
+
+NANOGPT_CPU_RECIPE = [
+    "config/train_shakespeare_char.py", "--device=cpu", "--compile=False", "--eval_iters=20", "--log_interval=1",
+    "--block_size=64", "--batch_size=12", "--n_layer=4", "--n_head=4", "--n_embd=128", "--lr_decay_iters=2000",
+    "--dropout=0.0",
+]
+
+
+def bench_lmlab_training(iters: int, data_dir: Path | None, workdir: Path) -> dict[str, float]:
+    config = apply_overrides(
+        load_preset("shakespeare-char-cpu"),
+        [f"train.max_steps={iters}", f"train.eval_interval={iters}", "train.device=cpu", "train.log_interval=10"],
+    )
+    run_path = workdir / "lmlab"
+    train(config, run_path, data_dir=data_dir, progress=False)
+    metrics = RunDir(run_path).metrics()
+    seconds = metrics[-1]["time"]  # training time: the clock starts after the step-0 evaluation
+    config, tokenizer, model = load_model(RunDir(run_path), "last")
+    corpus = load_corpus(config.data, data_dir, tokenizer)
+    exact = evaluate_split(model, corpus.val, config.model.block_size, 256, torch.device("cpu"))
+    tokens_per_iter = config.train.batch_size * config.model.block_size
+    return {
+        "ms_per_iter": 1000 * seconds / iters,
+        "tokens_per_s": iters * tokens_per_iter / seconds,
+        "val_loss": metrics[-1]["val_loss"],
+        "val_loss_exact": exact.loss,
+    }
+
+
+def bench_nanogpt_training(nanogpt_dir: Path, iters: int, workdir: Path) -> dict[str, float]:
+    command = [sys.executable, "train.py", *NANOGPT_CPU_RECIPE, f"--max_iters={iters}", f"--eval_interval={iters}",
+               f"--out_dir={workdir / 'nanogpt'}", "--always_save_checkpoint=False"]
+    result = subprocess.run(command, cwd=nanogpt_dir, capture_output=True, text=True, check=True)
+    times = [float(t) for it, t in re.findall(r"iter (\d+): loss [\d.]+, time ([\d.]+)ms", result.stdout)
+             if 0 < int(it) < iters]  # iteration 0 and the last one include an evaluation
+    val_losses = re.findall(r"step \d+: train loss [\d.]+, val loss ([\d.]+)", result.stdout)
+    ms = statistics.mean(times)
+    return {"ms_per_iter": ms, "tokens_per_s": 12 * 64 / (ms / 1000), "val_loss": float(val_losses[-1])}
+
+
+def bench_sampling(preset: str, new_tokens: int, repeats: int) -> dict[str, float]:
+    config = load_preset(preset)
+    model_config = dataclasses.replace(config.model, vocab_size=65, dropout=0.0)
+    torch.manual_seed(0)
+    model = build_model(model_config).eval()
+    prompt = torch.zeros(1, 1, dtype=torch.long)
+    rates = {}
+    for use_cache in (True, False):
+        generate(model, prompt, 20, use_cache=use_cache)  # warm-up
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            generate(model, prompt, new_tokens, use_cache=use_cache, generator=torch.Generator().manual_seed(0))
+            best = min(best, time.perf_counter() - start)
+        rates["cached" if use_cache else "uncached"] = new_tokens / best
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--nanogpt-dir", type=Path, help="checkout of karpathy/nanoGPT with shakespeare_char data")
+    parser.add_argument("--iters", type=int, default=2000)
+    parser.add_argument("--sample-tokens", type=int, default=500)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+          f"torch {torch.__version__}, python {platform.python_version()}")
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as workdir:
+        results["lmlab"] = bench_lmlab_training(args.iters, args.data_dir, Path(workdir))
+        if args.nanogpt_dir:
+            results["nanogpt"] = bench_nanogpt_training(args.nanogpt_dir, args.iters, Path(workdir))
+    print(f"\nTraining, nanoGPT CPU recipe, {args.iters} iterations of 12 x 64 tokens")
+    print("| trainer | ms/iter | tokens/s | val loss (20 batches) | val loss (whole split) |")
+    print("|---|---:|---:|---:|---:|")
+    for name, r in results.items():
+        exact = f"{r['val_loss_exact']:.4f}" if "val_loss_exact" in r else "n/a"
+        print(f"| {name} | {r['ms_per_iter']:.1f} | {r['tokens_per_s']:,.0f} | {r['val_loss']:.4f} | {exact} |")
+    if "nanogpt" in results:
+        ratio = results["lmlab"]["tokens_per_s"] / results["nanogpt"]["tokens_per_s"]
+        print(f"lmlab / nanoGPT tokens/s: {ratio:.2f}x")
+
+    print(f"\nSampling {args.sample_tokens} new tokens, batch 1, best of {args.repeats}")
+    print("| architecture | cached tokens/s | uncached tokens/s | speed-up |")
+    print("|---|---:|---:|---:|")
+    for preset in ("shakespeare-char", "shakespeare-char-cpu"):
+        rates = bench_sampling(preset, args.sample_tokens, args.repeats)
+        results[f"sample/{preset}"] = rates
+        print(f"| {preset} | {rates['cached']:,.0f} | {rates['uncached']:,.0f} | "
+              f"{rates['cached'] / rates['uncached']:.1f}x |")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
