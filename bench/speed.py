@@ -7,9 +7,12 @@ Shakespeare (4 layers, 4 heads, 128 embedding, block 64, batch 12, dropout 0, no
 100 warm-up steps, cosine decay over 2000 iterations). With --nanogpt-dir pointing at a checkout of
 karpathy/nanoGPT whose data/shakespeare_char/{train,val}.bin are prepared, its train.py runs the same
 recipe right after lmlab, in the same process tree and on the same machine, and the table gives the
-ratio. Both evaluate only at the start and the end (20 batches, as the recipe), so per-iteration times
-hold training only. Sampling: 500 new tokens, batch 1, from the shakespeare-char and
-shakespeare-char-cpu architectures (randomly initialised: speed does not depend on the weights).
+ratio. Speed comes from short runs of the two trainers in turn (median of --rounds each), so that
+the machine's noise hits both alike; val loss from one full run of each, both scored by the recipe's
+20-batch estimate and by lmlab's evaluator over the whole validation split. Both evaluate only at the
+start and the end, so per-iteration times hold training only. Sampling: 500 new tokens, batch 1,
+from the shakespeare-char and shakespeare-char-cpu architectures (randomly initialised: speed does
+not depend on the weights).
 """
 
 from __future__ import annotations
@@ -38,42 +41,114 @@ from lmlab.training.run_dir import RunDir, load_model
 from lmlab.training.trainer import train
 
 NANOGPT_CPU_RECIPE = [
-    "config/train_shakespeare_char.py", "--device=cpu", "--compile=False", "--eval_iters=20", "--log_interval=1",
-    "--block_size=64", "--batch_size=12", "--n_layer=4", "--n_head=4", "--n_embd=128", "--lr_decay_iters=2000",
+    "config/train_shakespeare_char.py",
+    "--device=cpu",
+    "--compile=False",
+    "--eval_iters=20",
+    "--log_interval=1",
+    "--block_size=64",
+    "--batch_size=12",
+    "--n_layer=4",
+    "--n_head=4",
+    "--n_embd=128",
+    "--lr_decay_iters=2000",
     "--dropout=0.0",
 ]
 
 
-def bench_lmlab_training(iters: int, data_dir: Path | None, workdir: Path) -> dict[str, float]:
+def lmlab_run(iters: int, data_dir: Path | None, run_path: Path) -> dict[str, float]:
+    """Train the recipe for `iters` iterations with lmlab's trainer; the time excludes evaluation."""
     config = apply_overrides(
         load_preset("shakespeare-char-cpu"),
-        [f"train.max_steps={iters}", f"train.eval_interval={iters}", "train.device=cpu", "train.log_interval=10"],
+        [
+            f"train.max_steps={iters}",
+            f"train.eval_interval={iters}",
+            "train.device=cpu",
+            "train.log_interval=10",
+        ],
     )
-    run_path = workdir / "lmlab"
     train(config, run_path, data_dir=data_dir, progress=False)
     metrics = RunDir(run_path).metrics()
     seconds = metrics[-1]["time"]  # training time: the clock starts after the step-0 evaluation
-    config, tokenizer, model = load_model(RunDir(run_path), "last")
-    corpus = load_corpus(config.data, data_dir, tokenizer)
-    exact = evaluate_split(model, corpus.val, config.model.block_size, 256, torch.device("cpu"))
-    tokens_per_iter = config.train.batch_size * config.model.block_size
-    return {
-        "ms_per_iter": 1000 * seconds / iters,
-        "tokens_per_s": iters * tokens_per_iter / seconds,
-        "val_loss": metrics[-1]["val_loss"],
-        "val_loss_exact": exact.loss,
-    }
+    return {"ms_per_iter": 1000 * seconds / iters, "val_loss": metrics[-1]["val_loss"]}
 
 
-def bench_nanogpt_training(nanogpt_dir: Path, iters: int, workdir: Path) -> dict[str, float]:
-    command = [sys.executable, "train.py", *NANOGPT_CPU_RECIPE, f"--max_iters={iters}", f"--eval_interval={iters}",
-               f"--out_dir={workdir / 'nanogpt'}", "--always_save_checkpoint=False"]
+def nanogpt_run(nanogpt_dir: Path, iters: int, out_dir: Path) -> dict[str, float]:
+    """Run nanoGPT's train.py in the recipe; mean time of the iterations that hold no evaluation."""
+    command = [
+        sys.executable,
+        "train.py",
+        *NANOGPT_CPU_RECIPE,
+        f"--max_iters={iters}",
+        f"--eval_interval={iters}",
+        f"--out_dir={out_dir}",
+        "--always_save_checkpoint=True",
+    ]
     result = subprocess.run(command, cwd=nanogpt_dir, capture_output=True, text=True, check=True)
-    times = [float(t) for it, t in re.findall(r"iter (\d+): loss [\d.]+, time ([\d.]+)ms", result.stdout)
-             if 0 < int(it) < iters]  # iteration 0 and the last one include an evaluation
+    times = [
+        float(t)
+        for it, t in re.findall(r"iter (\d+): loss [\d.]+, time ([\d.]+)ms", result.stdout)
+        if 0 < int(it) < iters
+    ]  # iteration 0 and the last one include an evaluation
     val_losses = re.findall(r"step \d+: train loss [\d.]+, val loss ([\d.]+)", result.stdout)
-    ms = statistics.mean(times)
-    return {"ms_per_iter": ms, "tokens_per_s": 12 * 64 / (ms / 1000), "val_loss": float(val_losses[-1])}
+    return {"ms_per_iter": statistics.mean(times), "val_loss": float(val_losses[-1])}
+
+
+def whole_split_val_loss(model: torch.nn.Module, data_dir: Path | None) -> float:
+    """Val loss over every target of the split, by lmlab's evaluator (non-overlapping 64-token windows)."""
+    corpus = load_corpus(load_preset("shakespeare-char-cpu").data, data_dir)
+    return evaluate_split(model, corpus.val, 64, 256, torch.device("cpu")).loss
+
+
+class _NanoGPTLogits(torch.nn.Module):
+    """nanoGPT's forward returns full-sequence logits only when given targets; adapt it to lmlab's."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, idx, targets=None):
+        return self.model(idx, torch.zeros_like(idx))[0], None
+
+
+def nanogpt_val_loss(nanogpt_dir: Path, out_dir: Path, data_dir: Path | None) -> float:
+    sys.path.insert(0, str(nanogpt_dir))
+    from model import GPT, GPTConfig  # nanoGPT's own model file
+
+    checkpoint = torch.load(out_dir / "ckpt.pt", map_location="cpu", weights_only=False)
+    model = GPT(GPTConfig(**checkpoint["model_args"]))
+    model.load_state_dict(checkpoint["model"])
+    return whole_split_val_loss(_NanoGPTLogits(model), data_dir)
+
+
+def bench_training(args: argparse.Namespace, workdir: Path) -> dict[str, dict[str, float]]:
+    """Speed: alternate short runs of both trainers (noise hits both alike); loss: one full run each."""
+    speed: dict[str, list[float]] = {"lmlab": [], "nanogpt": []}
+    for round_ in range(args.rounds):
+        speed["lmlab"].append(
+            lmlab_run(args.speed_iters, args.data_dir, workdir / f"speed-{round_}")["ms_per_iter"]
+        )
+        if args.nanogpt_dir:
+            speed["nanogpt"].append(
+                nanogpt_run(args.nanogpt_dir, args.speed_iters, workdir / f"nano-speed-{round_}")[
+                    "ms_per_iter"
+                ]
+            )
+    results = {}
+    full = lmlab_run(args.iters, args.data_dir, workdir / "full")
+    _config, _tokenizer, model = load_model(RunDir(workdir / "full"), "last")
+    results["lmlab"] = {**full, "val_loss_exact": whole_split_val_loss(model, args.data_dir)}
+    if args.nanogpt_dir:
+        nano = nanogpt_run(args.nanogpt_dir, args.iters, workdir / "nano-full")
+        results["nanogpt"] = {
+            **nano,
+            "val_loss_exact": nanogpt_val_loss(args.nanogpt_dir, workdir / "nano-full", args.data_dir),
+        }
+    for name, times in speed.items():
+        if times:
+            ms = statistics.median(times)
+            results[name].update(ms_per_iter=ms, tokens_per_s=12 * 64 / (ms / 1000), rounds=times)
+    return results
 
 
 def bench_sampling(preset: str, new_tokens: int, repeats: int) -> dict[str, float]:
@@ -88,7 +163,9 @@ def bench_sampling(preset: str, new_tokens: int, repeats: int) -> dict[str, floa
         best = float("inf")
         for _ in range(repeats):
             start = time.perf_counter()
-            generate(model, prompt, new_tokens, use_cache=use_cache, generator=torch.Generator().manual_seed(0))
+            generate(
+                model, prompt, new_tokens, use_cache=use_cache, generator=torch.Generator().manual_seed(0)
+            )
             best = min(best, time.perf_counter() - start)
         rates["cached" if use_cache else "uncached"] = new_tokens / best
     return rates
@@ -97,26 +174,34 @@ def bench_sampling(preset: str, new_tokens: int, repeats: int) -> dict[str, floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path)
-    parser.add_argument("--nanogpt-dir", type=Path, help="checkout of karpathy/nanoGPT with shakespeare_char data")
-    parser.add_argument("--iters", type=int, default=2000)
+    parser.add_argument(
+        "--nanogpt-dir", type=Path, help="checkout of karpathy/nanoGPT with shakespeare_char data"
+    )
+    parser.add_argument("--iters", type=int, default=2000, help="iterations of the full run (val loss)")
+    parser.add_argument("--speed-iters", type=int, default=300, help="iterations of each timed run")
+    parser.add_argument("--rounds", type=int, default=3, help="timed runs per trainer, alternating")
     parser.add_argument("--sample-tokens", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}, python {platform.python_version()}")
-    results: dict[str, dict[str, float]] = {}
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+        f"torch {torch.__version__}, python {platform.python_version()}"
+    )
     with tempfile.TemporaryDirectory() as workdir:
-        results["lmlab"] = bench_lmlab_training(args.iters, args.data_dir, Path(workdir))
-        if args.nanogpt_dir:
-            results["nanogpt"] = bench_nanogpt_training(args.nanogpt_dir, args.iters, Path(workdir))
-    print(f"\nTraining, nanoGPT CPU recipe, {args.iters} iterations of 12 x 64 tokens")
+        results = bench_training(args, Path(workdir))
+    print(
+        f"\nTraining, nanoGPT CPU recipe (12 x 64 tokens per iteration). Speed: median of {args.rounds} "
+        f"alternating runs of {args.speed_iters} iterations. Val loss: after {args.iters} iterations."
+    )
     print("| trainer | ms/iter | tokens/s | val loss (20 batches) | val loss (whole split) |")
     print("|---|---:|---:|---:|---:|")
     for name, r in results.items():
-        exact = f"{r['val_loss_exact']:.4f}" if "val_loss_exact" in r else "n/a"
-        print(f"| {name} | {r['ms_per_iter']:.1f} | {r['tokens_per_s']:,.0f} | {r['val_loss']:.4f} | {exact} |")
+        print(
+            f"| {name} | {r['ms_per_iter']:.1f} | {r['tokens_per_s']:,.0f} | {r['val_loss']:.4f} "
+            f"| {r['val_loss_exact']:.4f} |"
+        )
     if "nanogpt" in results:
         ratio = results["lmlab"]["tokens_per_s"] / results["nanogpt"]["tokens_per_s"]
         print(f"lmlab / nanoGPT tokens/s: {ratio:.2f}x")
@@ -127,8 +212,10 @@ def main() -> None:
     for preset in ("shakespeare-char", "shakespeare-char-cpu"):
         rates = bench_sampling(preset, args.sample_tokens, args.repeats)
         results[f"sample/{preset}"] = rates
-        print(f"| {preset} | {rates['cached']:,.0f} | {rates['uncached']:,.0f} | "
-              f"{rates['cached'] / rates['uncached']:.1f}x |")
+        print(
+            f"| {preset} | {rates['cached']:,.0f} | {rates['uncached']:,.0f} | "
+            f"{rates['cached'] / rates['uncached']:.1f}x |"
+        )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
