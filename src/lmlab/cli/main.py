@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", type=Path, metavar="RUN_DIR")
     parser.add_argument("--checkpoint", default="best", choices=("best", "last"))
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default: cpu)")
+    parser.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cuda, mps or cpu")
 
 
 class _TqdmHandler(logging.Handler):
