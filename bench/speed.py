@@ -56,18 +56,15 @@ NANOGPT_CPU_RECIPE = [
 ]
 
 
-def lmlab_run(iters: int, data_dir: Path | None, run_path: Path) -> dict[str, float]:
+def lmlab_run(iters: int, data_dir: Path | None, run_path: Path, *overrides: str) -> dict[str, float]:
     """Train the recipe for `iters` iterations with lmlab's trainer; the time excludes evaluation."""
-    config = apply_overrides(
-        load_preset("shakespeare-char-cpu"),
-        [
-            f"train.max_steps={iters}",
-            f"train.eval_interval={iters}",
-            "train.device=cpu",
-            "train.log_interval=10",
-        ],
+    settings = [f"train.max_steps={iters}", f"train.eval_interval={iters}", "train.device=cpu", *overrides]
+    train(
+        apply_overrides(load_preset("shakespeare-char-cpu"), settings),
+        run_path,
+        data_dir=data_dir,
+        progress=False,
     )
-    train(config, run_path, data_dir=data_dir, progress=False)
     metrics = RunDir(run_path).metrics()
     seconds = metrics[-1]["time"]  # training time: the clock starts after the step-0 evaluation
     return {"ms_per_iter": 1000 * seconds / iters, "val_loss": metrics[-1]["val_loss"]}
@@ -135,9 +132,12 @@ def bench_training(args: argparse.Namespace, workdir: Path) -> dict[str, dict[st
                 ]
             )
     results = {}
-    full = lmlab_run(args.iters, args.data_dir, workdir / "full")
-    _config, _tokenizer, model = load_model(RunDir(workdir / "full"), "last")
-    results["lmlab"] = {**full, "val_loss_exact": whole_split_val_loss(model, args.data_dir)}
+    # the preset (untied output layer), and nanoGPT's model exactly (tied)
+    for name, overrides in {"lmlab": [], "lmlab, tied weights": ["model.tie_weights=true"]}.items():
+        run_path = workdir / name.replace(", ", "-").replace(" ", "-")
+        full = lmlab_run(args.iters, args.data_dir, run_path, *overrides)
+        _config, _tokenizer, model = load_model(RunDir(run_path), "last")
+        results[name] = {**full, "val_loss_exact": whole_split_val_loss(model, args.data_dir)}
     if args.nanogpt_dir:
         nano = nanogpt_run(args.nanogpt_dir, args.iters, workdir / "nano-full")
         results["nanogpt"] = {
@@ -198,10 +198,10 @@ def main() -> None:
     print("| trainer | ms/iter | tokens/s | val loss (20 batches) | val loss (whole split) |")
     print("|---|---:|---:|---:|---:|")
     for name, r in results.items():
-        print(
-            f"| {name} | {r['ms_per_iter']:.1f} | {r['tokens_per_s']:,.0f} | {r['val_loss']:.4f} "
-            f"| {r['val_loss_exact']:.4f} |"
+        speed = (
+            f"{r['ms_per_iter']:.1f} | {r['tokens_per_s']:,.0f}" if "tokens_per_s" in r else "- | -"
         )
+        print(f"| {name} | {speed} | {r['val_loss']:.4f} | {r['val_loss_exact']:.4f} |")
     if "nanogpt" in results:
         ratio = results["lmlab"]["tokens_per_s"] / results["nanogpt"]["tokens_per_s"]
         print(f"lmlab / nanoGPT tokens/s: {ratio:.2f}x")

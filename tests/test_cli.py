@@ -90,9 +90,12 @@ def test_plot_of_two_runs(trained, tmp_path, capsys):
 
 
 def test_info_for_a_preset_and_a_run(trained, capsys):
+    assert main(["info", "shakespeare-char-cpu", "--set", "model.tie_weights=true"]) == 0
+    out = capsys.readouterr().out
+    assert "804,096" in out and "787,584" in out  # nanoGPT's model in its CPU recipe: 0.80M parameters
     assert main(["info", "shakespeare-char-cpu"]) == 0
     out = capsys.readouterr().out
-    assert "804,096" in out and "787,584" in out  # nanoGPT's CPU recipe: 0.80M parameters
+    assert "812,416" in out and "lm_head" in out  # the preset's untied output layer: 65 x 128 more
     assert main(["info", str(trained)]) == 0
     assert "non-embedding" in capsys.readouterr().out
 
@@ -127,3 +130,27 @@ def test_python_dash_m_entry_point():
         [sys.executable, "-m", "lmlab", "info", "--presets"], capture_output=True, text=True
     )
     assert result.returncode == 0 and "shakespeare-char-cpu" in result.stdout
+
+
+def test_resume_from_the_command_line_can_extend_a_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    overrides = [a for o in TINY for a in ("--set", o)]
+    assert (
+        main(
+            [
+                "train",
+                "shakespeare-char-cpu",
+                *overrides,
+                "--set",
+                "train.max_steps=4",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert main(["train", "--resume", str(out), "--set", "train.max_steps=8", "--quiet"]) == 0
+    assert "finished at step 8" in capsys.readouterr().out
+    assert '"max_steps": 8' in (out / "config.json").read_text()
+    assert main(["train", "shakespeare-char-cpu", "--resume", str(out)]) == 2

@@ -70,12 +70,14 @@ def test_every_preset_loads_builds_and_round_trips(name, tmp_path):
 def test_presets_match_documented_recipes():
     cpu = load_preset("shakespeare-char-cpu")
     assert (cpu.model.n_layer, cpu.model.n_head, cpu.model.n_embd, cpu.model.block_size) == (4, 4, 128, 64)
-    assert (cpu.train.batch_size, cpu.train.max_steps, cpu.model.dropout, cpu.train.lr) == (
-        12,
-        2000,
-        0.0,
-        1e-3,
+    recipe = (
+        cpu.train.batch_size,
+        cpu.train.max_steps,
+        cpu.model.dropout,
+        cpu.train.lr,
+        cpu.train.warmup_steps,
     )
+    assert recipe == (12, 2000, 0.0, 1e-3, 100) and cpu.train.lr_decay == "cosine"
     gpu = load_preset("shakespeare-char")
     assert (gpu.model.n_layer, gpu.model.n_head, gpu.model.n_embd, gpu.model.block_size) == (6, 6, 384, 256)
 
