@@ -41,7 +41,8 @@ def maybe_compile(model: nn.Module, enabled: bool, backend: str | Callable = "in
 
 
 def _warn(error: BaseException) -> None:
-    while error.__cause__ is not None:  # dynamo wraps the compiler's own error
-        error = error.__cause__
+    # dynamo wraps the compiler's own error; report that one
+    while (inner := getattr(error, "inner_exception", None) or error.__cause__) is not None:
+        error = inner
     first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
     log.warning("torch.compile is not available here (%s); training continues without it", first_line[:200])
