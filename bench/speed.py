@@ -133,11 +133,13 @@ def bench_training(args: argparse.Namespace, workdir: Path) -> dict[str, dict[st
             )
     results = {}
     # the preset (untied output layer), and nanoGPT's model exactly (tied)
-    for name, overrides in {"lmlab": [], "lmlab, tied weights": ["model.tie_weights=true"]}.items():
-        run_path = workdir / name.replace(", ", "-").replace(" ", "-")
-        full = lmlab_run(args.iters, args.data_dir, run_path, *overrides)
-        _config, _tokenizer, model = load_model(RunDir(run_path), "last")
-        results[name] = {**full, "val_loss_exact": whole_split_val_loss(model, args.data_dir)}
+    for seed in args.seeds:
+        for variant, overrides in {"": [], ", tied weights": ["model.tie_weights=true"]}.items():
+            name = "lmlab" if not variant and seed == args.seeds[0] else f"lmlab{variant}, seed {seed}"
+            run_path = workdir / f"full-{seed}-{len(overrides)}"
+            full = lmlab_run(args.iters, args.data_dir, run_path, f"train.seed={seed}", *overrides)
+            _config, _tokenizer, model = load_model(RunDir(run_path), "last")
+            results[name] = {**full, "val_loss_exact": whole_split_val_loss(model, args.data_dir)}
     if args.nanogpt_dir:
         nano = nanogpt_run(args.nanogpt_dir, args.iters, workdir / "nano-full")
         results["nanogpt"] = {
@@ -179,6 +181,12 @@ def main() -> None:
     )
     parser.add_argument("--iters", type=int, default=2000, help="iterations of the full run (val loss)")
     parser.add_argument("--speed-iters", type=int, default=300, help="iterations of each timed run")
+    parser.add_argument(
+        "--seeds",
+        type=lambda t: [int(x) for x in t.split(",")],
+        default=[1337, 1],
+        help="seeds of lmlab's full runs, comma-separated (nanoGPT's is fixed at 1337)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="timed runs per trainer, alternating")
     parser.add_argument("--sample-tokens", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3)
@@ -198,9 +206,7 @@ def main() -> None:
     print("| trainer | ms/iter | tokens/s | val loss (20 batches) | val loss (whole split) |")
     print("|---|---:|---:|---:|---:|")
     for name, r in results.items():
-        speed = (
-            f"{r['ms_per_iter']:.1f} | {r['tokens_per_s']:,.0f}" if "tokens_per_s" in r else "- | -"
-        )
+        speed = f"{r['ms_per_iter']:.1f} | {r['tokens_per_s']:,.0f}" if "tokens_per_s" in r else "- | -"
         print(f"| {name} | {speed} | {r['val_loss']:.4f} | {r['val_loss_exact']:.4f} |")
     if "nanogpt" in results:
         ratio = results["lmlab"]["tokens_per_s"] / results["nanogpt"]["tokens_per_s"]
