@@ -16,9 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+from torch import nn
+
 from lmlab.config import RunConfig, load_config_file
 from lmlab.errors import LmlabError
+from lmlab.models import build_model
 from lmlab.tokenizers import Tokenizer, load_tokenizer
+from lmlab.training.checkpoint import load_weights
+from lmlab.training.device import resolve_device
 
 
 @dataclass(frozen=True)
@@ -92,14 +98,10 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp.name, path)
 
 
-def load_model(run: RunDir, which: str = "best", device: str = "cpu"):
+def load_model(
+    run: RunDir, which: str = "best", device: str = "cpu"
+) -> tuple[RunConfig, Tokenizer, nn.Module]:
     """(config, tokenizer, model in eval mode) from a run's checkpoint `which` (best or last)."""
-    import torch
-
-    from lmlab.models import build_model
-    from lmlab.training.checkpoint import load_weights
-    from lmlab.training.device import resolve_device
-
     config = run.config()
     tokenizer = run.tokenizer()
     model = build_model(config.model)
