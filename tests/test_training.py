@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from lmlab.errors import LmlabError
 from lmlab.models import build_model
 from lmlab.training.checkpoint import checkpoint_path, load_weights
+from lmlab.training.device import resolve_device, resolve_dtype
 from lmlab.training.optim import decay_groups
 from lmlab.training.run_dir import RunDir
 from lmlab.training.schedule import lr_at
@@ -179,3 +180,18 @@ def test_ctrl_c_saves_a_checkpoint_that_resume_continues(tmp_path):
     result = train(RunDir(run_path).config(), run_path, resume=True, stop_after_step=step + 2, progress=False)
     assert result.step == step + 2
     assert math.isfinite(result.best_val_loss)
+
+
+def test_bfloat16_autocast_on_cpu_when_asked(tmp_path):
+    result = train(tiny_config("train.dtype=bfloat16", "train.max_steps=4"), tmp_path / "run", progress=False)
+    assert math.isfinite(result.best_val_loss)
+    weights = _weights(tmp_path / "run")
+    assert all(t.dtype == torch.float32 for t in weights.values())  # autocast computes; weights stay fp32
+
+
+def test_device_choice(monkeypatch):
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_dtype("auto", torch.device("cpu")) == torch.float32  # no bf16 on CPU unless asked
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(LmlabError, match="train.device=cpu"):
+        resolve_device("cuda")
