@@ -36,6 +36,12 @@ class ModelConfig:
     dropout: float = 0.2
     bias: bool = False
     tie_weights: bool = True
+    norm: str = "layernorm"
+    position: str = "learned"
+    activation: str = "gelu"
+    mlp_ratio: float = 4.0
+    attention_window: int = 0  # 0: see every earlier token; w: only the last w (w=2 is a trigram model)
+    hidden_size: int = 0  # LSTM hidden width; 0 means n_embd
 
     def __post_init__(self) -> None:
         _require(
@@ -52,13 +58,40 @@ class ModelConfig:
             "pick n_embd as a multiple of n_head",
         )
         _require(0.0 <= self.dropout < 1.0, f"model.dropout={self.dropout} must be in [0, 1)")
+        _require(self.norm in NORMS, f"model.norm={self.norm!r} is unknown; choose one of {NORMS}")
+        _require(
+            self.position in POSITIONS,
+            f"model.position={self.position!r} is unknown; choose one of {POSITIONS}",
+        )
+        _require(
+            self.activation in ACTIVATIONS,
+            f"model.activation={self.activation!r} is unknown; choose one of {ACTIVATIONS}",
+        )
+        _require(self.mlp_ratio > 0, f"model.mlp_ratio={self.mlp_ratio} must be positive")
+        _require(self.attention_window >= 0, f"model.attention_window={self.attention_window} must be >= 0")
+        _require(self.hidden_size >= 0, f"model.hidden_size={self.hidden_size} must be >= 0 (0 means n_embd)")
+        _require(
+            self.position != "rotary" or self.head_size % 2 == 0,
+            f"model.position=rotary needs an even head size, got n_embd/n_head={self.head_size}",
+        )
 
     @property
     def head_size(self) -> int:
         return self.n_embd // self.n_head
 
+    @property
+    def mlp_hidden(self) -> int:
+        return int(round(self.mlp_ratio * self.n_embd))
 
-MODEL_KINDS = ("gpt",)
+    @property
+    def lstm_hidden(self) -> int:
+        return self.hidden_size or self.n_embd
+
+
+MODEL_KINDS = ("bigram", "bigram_embed", "attention", "gpt", "lstm")
+NORMS = ("layernorm", "rmsnorm")
+POSITIONS = ("learned", "sinusoidal", "rotary")
+ACTIVATIONS = ("gelu", "relu")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,9 @@
-"""Autoregressive decoding, with or without the key/value cache, past block_size included.
+"""Autoregressive decoding, with or without the cache, past block_size included.
 
-Context window past block_size: a model sees at most block_size positions. When the sequence
+The cache is whatever the model keeps between steps: keys and values for attention models, the
+hidden and cell states for the LSTM (which then reads each token once, however long the sequence).
+
+Context window past block_size: a transformer sees at most block_size positions. When the sequence
 outgrows the window, the window slides forward so that it keeps the newest 3/4 of block_size
 tokens, and the cache is refilled from them in one forward pass (learned absolute positions
 change when the window moves, so cached keys cannot be reused). Decoding then continues one token
@@ -11,6 +14,7 @@ Decoding without the cache follows the same windows, so both give identical toke
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import torch
@@ -32,12 +36,13 @@ def stream(
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield (token (B, 1), its model probability (B, 1)) for each of max_new_tokens new positions.
 
-    `model` provides block_size, forward(idx, cache=...) -> (logits, _) and new_cache(batch_size).
+    `model` provides context_size (the most tokens it conditions on, None for unbounded),
+    forward(idx, cache=...) -> (logits, _) and new_cache(batch_size).
     """
-    block_size = model.block_size
-    keep = max(1, int(block_size * KEPT_FRACTION_ON_SLIDE))
+    block_size = model.context_size or math.inf
+    keep = max(1, int(block_size * KEPT_FRACTION_ON_SLIDE)) if block_size != math.inf else 0
     sequence = idx
-    window_start = max(0, sequence.size(1) - block_size)
+    window_start = int(max(0, sequence.size(1) - block_size))
     cache = _new_cache(model, idx.size(0)) if use_cache else None
     logits = _last_logits(model, sequence[:, window_start:], cache)  # (B, V)
     for step in range(max_new_tokens):

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from torch import nn
-
 from lmlab.config import ModelConfig
+from lmlab.models.attention_lm import AttentionLM
+from lmlab.models.base import LanguageModel
+from lmlab.models.bigram import Bigram, BigramEmbed
 from lmlab.models.gpt import GPT
+from lmlab.models.lstm import LSTM
+
+FAMILIES: dict[str, type[LanguageModel]] = {
+    "bigram": Bigram,
+    "bigram_embed": BigramEmbed,
+    "attention": AttentionLM,
+    "gpt": GPT,
+    "lstm": LSTM,
+}
 
 
-def build_model(config: ModelConfig) -> nn.Module:
+def build_model(config: ModelConfig) -> LanguageModel:
     """The model named by `config.kind`, freshly initialised."""
-    builders = {"gpt": GPT}
-    return builders[config.kind](config)
+    return FAMILIES[config.kind](config)

@@ -1,8 +1,9 @@
 """GPT: a decoder-only transformer language model (Radford et al. 2019), pre-norm.
 
-idx (B, T) -> token + learned position embeddings -> n_layer blocks -> final norm -> lm_head -> logits
-(B, T, V). Every model family in lmlab shares the interface `forward(idx, targets=None) -> (logits,
-loss)` and `generate(...)`.
+idx (B, T) -> token embedding (+ learned or sinusoidal positions) -> n_layer blocks -> final norm ->
+lm_head -> logits (B, T, V). Variants are config fields of this one model: model.norm (layernorm,
+rmsnorm), model.position (learned, sinusoidal, rotary), model.activation (gelu, relu),
+model.mlp_ratio, model.bias, model.tie_weights, model.attention_window.
 """
 
 from __future__ import annotations
@@ -13,22 +14,27 @@ import torch
 from torch import nn
 
 from lmlab.config import ModelConfig
-from lmlab.generation.decode import generate
+from lmlab.models.base import LanguageModel
 from lmlab.models.kv_cache import KVCache, LayerCache
-from lmlab.models.layers import Block, LayerNorm
+from lmlab.models.layers import Block, LayerNorm, RMSNorm, make_norm, sinusoidal_table
 from lmlab.models.loss import next_token_loss
 
 
-class GPT(nn.Module):
+class GPT(LanguageModel):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         assert config.vocab_size > 0, "set model.vocab_size from the tokenizer before building"
         self.config = config
         self.token_embedding = nn.Embedding(config.vocab_size, config.n_embd)
-        self.position_embedding = nn.Embedding(config.block_size, config.n_embd)
+        if config.position == "learned":
+            self.position_embedding = nn.Embedding(config.block_size, config.n_embd)
+        elif config.position == "sinusoidal":  # fixed, so not saved with the weights
+            self.register_buffer(
+                "position_table", sinusoidal_table(config.block_size, config.n_embd), persistent=False
+            )
         self.embedding_dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
-        self.final_norm = LayerNorm(config.n_embd, bias=config.bias)
+        self.final_norm = make_norm(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         if config.tie_weights:
             self.lm_head.weight = self.token_embedding.weight  # one matrix reads and writes tokens
@@ -51,13 +57,14 @@ class GPT(nn.Module):
                     nn.init.zeros_(module.bias)
             elif isinstance(module, nn.Embedding):
                 nn.init.normal_(module.weight, mean=0.0, std=0.02)
-            elif isinstance(module, LayerNorm):
+            elif isinstance(module, (LayerNorm, RMSNorm)):
                 nn.init.ones_(module.weight)
-                if module.bias is not None:
+                if getattr(module, "bias", None) is not None:
                     nn.init.zeros_(module.bias)
 
     @property
-    def block_size(self) -> int:
+    def context_size(self) -> int:
+        """Most tokens the model conditions on: positions exist up to block_size."""
         return self.config.block_size
 
     def forward(
@@ -83,10 +90,12 @@ class GPT(nn.Module):
         start = cache.length if cache is not None else 0
         if start + T > self.config.block_size:
             raise ValueError(f"sequence of {start + T} tokens exceeds block_size {self.config.block_size}")
-        positions = torch.arange(start, start + T, device=idx.device)  # (T,)
-        x = self.embedding_dropout(
-            self.token_embedding(idx) + self.position_embedding(positions)
-        )  # (B, T, C)
+        x = self.token_embedding(idx)  # (B, T, C)
+        if self.config.position == "learned":
+            x = x + self.position_embedding(torch.arange(start, start + T, device=idx.device))
+        elif self.config.position == "sinusoidal":
+            x = x + self.position_table[start : start + T].to(x.dtype)
+        x = self.embedding_dropout(x)  # rotary positions enter inside attention instead
         weights = []
         for i, block in enumerate(self.blocks):
             x, w = block(x, cache=cache.layers[i] if cache is not None else None, need_weights=need_weights)
@@ -110,7 +119,3 @@ class GPT(nn.Module):
                 for _ in range(self.config.n_layer)
             ]
         )
-
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, **options) -> torch.Tensor:
-        """idx (B, T) -> (B, T + max_new_tokens); options as `lmlab.generation.decode.generate`."""
-        return generate(self, idx, max_new_tokens, **options)

@@ -1,4 +1,4 @@
-"""Building blocks of the transformer, written from tensor primitives: LayerNorm, attention, MLP.
+"""Building blocks of the transformer, written from tensor primitives: norms, positions, attention, MLP.
 
 Shapes: B batch, T query positions, S key positions (T, or more with a cache), C = n_embd,
 H = n_head, D = head size = C / H.
@@ -39,11 +39,71 @@ class LayerNorm(nn.Module):
         return y + self.bias if self.bias is not None else y
 
 
-def causal_mask(n_query: int, n_key: int, device: torch.device) -> torch.Tensor:
-    """(T, S) bool, True where query t may see key s: the queries are the last T of S positions."""
+class RMSNorm(nn.Module):
+    """y = x / sqrt(mean(x^2) + eps) * weight (Zhang & Sennrich 2019): no centring, no bias.
+
+    `explicit` from primitives; `forward` through the fused kernel, tested against it.
+    """
+
+    def __init__(self, n_embd: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(n_embd))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.rms_norm(x, (x.size(-1),), self.weight, self.eps)
+
+    def explicit(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps) * self.weight
+
+
+def make_norm(config: ModelConfig) -> nn.Module:
+    if config.norm == "rmsnorm":
+        return RMSNorm(config.n_embd)
+    return LayerNorm(config.n_embd, bias=config.bias)
+
+
+def sinusoidal_table(n_positions: int, dim: int) -> torch.Tensor:
+    """(n_positions, dim) fixed encodings of Vaswani et al. 2017: sin on even, cos on odd channels."""
+    position = torch.arange(n_positions, dtype=torch.float32)[:, None]
+    frequency = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    table = torch.zeros(n_positions, dim)
+    table[:, 0::2] = torch.sin(position * frequency)
+    table[:, 1::2] = torch.cos(position * frequency[: dim // 2])
+    return table
+
+
+class Rotary(nn.Module):
+    """Rotary position embedding (Su et al. 2021): rotate channel pairs of q and k by position x frequency.
+
+    Pairs are (i, i + D/2), as in GPT-NeoX and Llama. Scores q.k then depend on relative position only.
+    """
+
+    def __init__(self, head_size: int, n_positions: int, base: float = 10000.0) -> None:
+        super().__init__()
+        inverse_frequency = base ** (-torch.arange(0, head_size, 2, dtype=torch.float32) / head_size)
+        angles = torch.arange(n_positions, dtype=torch.float32)[:, None] * inverse_frequency  # (P, D/2)
+        self.register_buffer("cos", torch.cos(angles).repeat(1, 2), persistent=False)  # (P, D)
+        self.register_buffer("sin", torch.sin(angles).repeat(1, 2), persistent=False)
+
+    def forward(self, x: torch.Tensor, start: int) -> torch.Tensor:
+        """x (B, H, T, D) at positions start .. start+T-1 -> rotated x, same shape."""
+        T = x.size(2)
+        cos, sin = self.cos[start : start + T].to(x.dtype), self.sin[start : start + T].to(x.dtype)
+        first, second = x.chunk(2, dim=-1)
+        return x * cos + torch.cat([-second, first], dim=-1) * sin
+
+
+def causal_mask(n_query: int, n_key: int, device: torch.device, window: int = 0) -> torch.Tensor:
+    """(T, S) bool, True where query t may see key s: the queries are the last T of S positions.
+
+    With window w > 0 a query sees only itself and the w - 1 positions before it.
+    """
     offset = n_key - n_query
     query_pos = torch.arange(n_query, device=device)[:, None] + offset
-    return torch.arange(n_key, device=device)[None, :] <= query_pos
+    key_pos = torch.arange(n_key, device=device)[None, :]
+    mask = key_pos <= query_pos
+    return mask & (key_pos > query_pos - window) if window > 0 else mask
 
 
 class CausalSelfAttention(nn.Module):
@@ -53,8 +113,10 @@ class CausalSelfAttention(nn.Module):
         super().__init__()
         self.n_head = config.n_head
         self.head_size = config.head_size
+        self.window = config.attention_window
         self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
         self.out_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.rotary = Rotary(config.head_size, config.block_size) if config.position == "rotary" else None
         self.dropout = config.dropout
         self.attn_dropout = nn.Dropout(config.dropout)
         self.resid_dropout = nn.Dropout(config.dropout)
@@ -72,13 +134,15 @@ class CausalSelfAttention(nn.Module):
         q = q.view(B, T, self.n_head, self.head_size).transpose(1, 2)  # (B, H, T, D)
         k = k.view(B, T, self.n_head, self.head_size).transpose(1, 2)  # (B, H, T, D)
         v = v.view(B, T, self.n_head, self.head_size).transpose(1, 2)  # (B, H, T, D)
+        if self.rotary is not None:
+            start = cache.length if cache is not None else 0
+            q, k = self.rotary(q, start), self.rotary(k, start)  # keys are cached rotated
         if cache is not None:
             k, v = cache.append(k, v)  # (B, H, S, D), S = cached + T
-        S = k.size(2)
         if need_weights:
             y, weights = self._explicit(q, k, v)
         else:
-            y, weights = self._fused(q, k, v, T, S), None
+            y, weights = self._fused(q, k, v), None
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # merge heads
         return self.resid_dropout(self.out_proj(y)), weights
 
@@ -87,30 +151,33 @@ class CausalSelfAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         T, S = q.size(2), k.size(2)
         scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.head_size)  # (B, H, T, S)
-        scores = scores.masked_fill(~causal_mask(T, S, q.device), float("-inf"))
+        scores = scores.masked_fill(~causal_mask(T, S, q.device, self.window), float("-inf"))
         weights = F.softmax(scores, dim=-1)
         return self.attn_dropout(weights) @ v, weights  # (B, H, T, D), (B, H, T, S)
 
-    def _fused(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, T: int, S: int) -> torch.Tensor:
+    def _fused(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        T, S = q.size(2), k.size(2)
         dropout_p = self.dropout if self.training else 0.0
-        if T == S:  # SDPA's is_causal aligns the mask top-left, right only for a square
+        if self.window == 0 and T == S:  # SDPA's is_causal aligns the mask top-left: right for a square
             return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
-        mask = None if T == 1 else causal_mask(T, S, q.device)  # one new query sees every cached key
+        if self.window == 0 and T == 1:  # one new query sees every cached key
+            return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
+        mask = causal_mask(T, S, q.device, self.window)
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
 
 
 class MLP(nn.Module):
-    """Position-wise feed-forward: C -> 4C -> GELU -> C."""
+    """Position-wise feed-forward: C -> mlp_ratio * C -> GELU or ReLU -> C."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.gelu = nn.GELU()
-        self.out_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.fc = nn.Linear(config.n_embd, config.mlp_hidden, bias=config.bias)
+        self.activation = nn.GELU() if config.activation == "gelu" else nn.ReLU()
+        self.out_proj = nn.Linear(config.mlp_hidden, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.out_proj(self.gelu(self.fc(x))))
+        return self.dropout(self.out_proj(self.activation(self.fc(x))))
 
 
 class Block(nn.Module):
@@ -118,9 +185,9 @@ class Block(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.norm_attn = LayerNorm(config.n_embd, bias=config.bias)
+        self.norm_attn = make_norm(config)
         self.attn = CausalSelfAttention(config)
-        self.norm_mlp = LayerNorm(config.n_embd, bias=config.bias)
+        self.norm_mlp = make_norm(config)
         self.mlp = MLP(config)
 
     def forward(

@@ -9,7 +9,7 @@ from torch import nn
 
 @dataclass(frozen=True)
 class ParameterReport:
-    """Parameters per top-level component; embeddings are the nn.Embedding tables."""
+    """Parameters per component, repeated layers summed (`blocks.*.attn`); embeddings: nn.Embedding tables."""
 
     by_component: dict[str, int]
     embedding_components: tuple[str, ...]
@@ -23,6 +23,18 @@ class ParameterReport:
     def non_embedding(self) -> int:
         return self.total - sum(self.by_component[c] for c in self.embedding_components)
 
+    def top_level(self, name: str) -> int:
+        """Parameters under one top-level module, e.g. "blocks"."""
+        return sum(n for c, n in self.by_component.items() if c.split(".")[0] == name)
+
+
+def component_of(parameter_name: str) -> str:
+    """`blocks.3.attn.qkv.weight` -> `blocks.*.attn`; `lm_head.weight` -> `lm_head`."""
+    parts = parameter_name.split(".")
+    if len(parts) > 2 and parts[1].isdigit():
+        return ".".join([parts[0], "*", parts[2]]) if len(parts) > 3 else f"{parts[0]}.*"
+    return parts[0]
+
 
 def count_parameters(model: nn.Module) -> ParameterReport:
     """Count each distinct parameter once (tied weights under their first name)."""
@@ -34,12 +46,15 @@ def count_parameters(model: nn.Module) -> ParameterReport:
             tied[name] = first_name_of[id(param)]
             continue
         first_name_of[id(param)] = name
-        component = name.split(".")[0]
+        component = component_of(name)
         by_component[component] = by_component.get(component, 0) + param.numel()
+    declared = getattr(model, "embedding_names", None)  # a model may say which tables are embeddings
     embeddings = tuple(
         name
         for name, module in model.named_children()
-        if isinstance(module, nn.Embedding) and name in by_component
+        if isinstance(module, nn.Embedding)
+        and name in by_component
+        and (declared is None or name in declared)
     )
     report = ParameterReport(by_component, embeddings, tied)
     assert report.total == sum(p.numel() for p in model.parameters()), "every parameter counted once"

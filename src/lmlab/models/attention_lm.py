@@ -1,0 +1,60 @@
+"""Attention-only language model (seed 004, steps 1.3.2 and 1.3.3): no MLP, no residual, no norm.
+
+idx -> token + learned position embeddings -> one causal self-attention layer (model.n_head heads;
+n_head=1 is the single-head model) -> linear readout. The step between bigrams and transformers: each
+token now mixes information from every earlier one.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lmlab.config import ModelConfig
+from lmlab.models.base import LanguageModel
+from lmlab.models.kv_cache import KVCache, LayerCache
+from lmlab.models.layers import CausalSelfAttention
+from lmlab.models.loss import next_token_loss
+
+
+class AttentionLM(LanguageModel):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.token_embedding = nn.Embedding(config.vocab_size, config.n_embd)
+        self.position_embedding = nn.Embedding(config.block_size, config.n_embd)
+        self.attn = CausalSelfAttention(config)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=True)
+        for module in self.modules():  # N(0, 0.02) weights, zero biases
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+    @property
+    def context_size(self) -> int:
+        return self.config.block_size
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache: KVCache | None = None):
+        logits, _ = self._run(idx, cache, need_weights=False)
+        return logits, next_token_loss(logits, targets) if targets is not None else None
+
+    def attention_weights(self, idx: torch.Tensor) -> torch.Tensor:
+        """(B, 1, n_head, T, T): the one layer's attention pattern."""
+        return self._run(idx, None, need_weights=True)[1][:, None]
+
+    def _run(self, idx: torch.Tensor, cache: KVCache | None, need_weights: bool):
+        T = idx.size(1)
+        start = cache.length if cache is not None else 0
+        positions = torch.arange(start, start + T, device=idx.device)
+        x = self.token_embedding(idx) + self.position_embedding(positions)  # (B, T, C)
+        y, weights = self.attn(
+            x, cache=cache.layers[0] if cache is not None else None, need_weights=need_weights
+        )
+        return self.lm_head(y), weights  # (B, T, V)
+
+    def new_cache(self, batch_size: int) -> KVCache:
+        c, weight = self.config, self.lm_head.weight
+        return KVCache(
+            [LayerCache(batch_size, c.n_head, c.block_size, c.head_size, weight.device, weight.dtype)]
+        )

@@ -1,0 +1,53 @@
+"""Bigram language models: the next token depends on the current token only (seed 004, step 1).
+
+- `Bigram`: a V x V table whose row for token a holds the logits of the token after a.
+- `BigramEmbed`: a token embedding (V x C) followed by a linear readout (C -> V): the same
+  function class, factored through C dimensions.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lmlab.config import ModelConfig
+from lmlab.models.base import LanguageModel
+from lmlab.models.loss import next_token_loss
+
+
+class Bigram(LanguageModel):
+    embedding_names = ()  # the table is the whole model, not an embedding in front of one
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.logits_table = nn.Embedding(config.vocab_size, config.vocab_size)
+        nn.init.normal_(self.logits_table.weight, std=0.02)  # near-uniform start: loss ~ ln V
+
+    @property
+    def context_size(self) -> int:
+        return 1
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache=None):
+        """idx (B, T) -> logits (B, T, V): row idx[b, t] of the table."""
+        logits = self.logits_table(idx)
+        return logits, next_token_loss(logits, targets) if targets is not None else None
+
+
+class BigramEmbed(LanguageModel):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.token_embedding = nn.Embedding(config.vocab_size, config.n_embd)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=True)
+        nn.init.normal_(self.token_embedding.weight, std=0.02)
+        nn.init.normal_(self.lm_head.weight, std=0.02)
+        nn.init.zeros_(self.lm_head.bias)
+
+    @property
+    def context_size(self) -> int:
+        return 1
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache=None):
+        logits = self.lm_head(self.token_embedding(idx))  # (B, T, C) -> (B, T, V)
+        return logits, next_token_loss(logits, targets) if targets is not None else None
