@@ -45,7 +45,7 @@ def test_parameter_report_matches_closed_form():
     n_layer, d, block, vocab = 2, 32, 16, 65
     report = count_parameters(tiny_gpt())
     per_block = 12 * d * d + 2 * d  # attention 4d^2, MLP 8d^2, two norm weights (no biases)
-    assert report.by_component["blocks"] == n_layer * per_block
+    assert report.top_level("blocks") == n_layer * per_block
     assert report.non_embedding == n_layer * per_block + d  # + final norm
     assert report.total == report.non_embedding + vocab * d + block * d
     assert report.tied == {"lm_head.weight": "token_embedding.weight"}
