@@ -11,7 +11,7 @@ recipe on the same machine. Speed: short runs of the two trainers in turn (best 
 so per-iteration times hold training only. Quality: full runs, scored by the recipe's 20-batch
 estimate and by lmlab's evaluator over the whole validation split (nanoGPT's checkpoint loaded into
 its own model class). Sampling: 500 new tokens, batch 1,
-from the shakespeare-char and shakespeare-char-cpu architectures (randomly initialised: speed does
+from the shakespeare-char and nanogpt-cpu architectures (randomly initialised: speed does
 not depend on the weights).
 """
 
@@ -261,7 +261,7 @@ def main() -> None:
     print(f"\nSampling {args.sample_tokens} new tokens, batch 1, best of {args.repeats}")
     print("| architecture | cached tokens/s | uncached tokens/s | speed-up |")
     print("|---|---:|---:|---:|")
-    for preset in ("shakespeare-char", "shakespeare-char-cpu"):
+    for preset in ("shakespeare-char", "nanogpt-cpu"):
         rates = bench_sampling(preset, args.sample_tokens, args.repeats)
         results[f"sample/{preset}"] = rates
         print(

@@ -90,10 +90,10 @@ def test_plot_of_two_runs(trained, tmp_path, capsys):
 
 
 def test_info_for_a_preset_and_a_run(trained, capsys):
-    assert main(["info", "shakespeare-char-cpu", "--set", "model.tie_weights=true"]) == 0
+    assert main(["info", "nanogpt-cpu", "--set", "model.tie_weights=true"]) == 0
     out = capsys.readouterr().out
     assert "804,096" in out and "787,584" in out  # nanoGPT's model in its CPU recipe: 0.80M parameters
-    assert main(["info", "shakespeare-char-cpu"]) == 0
+    assert main(["info", "nanogpt-cpu"]) == 0
     out = capsys.readouterr().out
     assert "812,416" in out and "lm_head" in out  # the preset's untied output layer: 65 x 128 more
     assert main(["info", str(trained)]) == 0

@@ -68,7 +68,18 @@ def test_every_preset_loads_builds_and_round_trips(name, tmp_path):
 
 
 def test_presets_match_documented_recipes():
-    cpu = load_preset("shakespeare-char-cpu")
+    progression = [
+        "shakespeare-bigram",
+        "shakespeare-bigram-embed",
+        "shakespeare-attention-1head",
+        "shakespeare-attention-multihead",
+        "shakespeare-char",
+        "shakespeare-lstm",
+    ]
+    kinds = [load_preset(name).model.kind for name in progression]
+    assert kinds == ["bigram", "bigram_embed", "attention", "attention", "gpt", "lstm"]
+    assert [load_preset(n).model.n_head for n in progression[2:4]] == [1, 6]
+    cpu = load_preset("nanogpt-cpu")  # nanoGPT's CPU recipe, output layer untied
     assert (cpu.model.n_layer, cpu.model.n_head, cpu.model.n_embd, cpu.model.block_size) == (4, 4, 128, 64)
     recipe = (
         cpu.train.batch_size,
@@ -78,6 +89,8 @@ def test_presets_match_documented_recipes():
         cpu.train.warmup_steps,
     )
     assert recipe == (12, 2000, 0.0, 1e-3, 100) and cpu.train.lr_decay == "cosine"
+    best_cpu = load_preset("shakespeare-char-cpu")  # the best lmlab trains in 10 minutes on 2 cores
+    assert (best_cpu.model.n_layer, best_cpu.model.n_embd, best_cpu.model.block_size) == (4, 128, 128)
     gpu = load_preset("shakespeare-char")
     assert (gpu.model.n_layer, gpu.model.n_head, gpu.model.n_embd, gpu.model.block_size) == (6, 6, 384, 256)
 

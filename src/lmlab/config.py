@@ -53,7 +53,7 @@ class ModelConfig:
         _require(self.n_head >= 1, f"model.n_head={self.n_head} must be at least 1")
         _require(self.n_embd >= 1, f"model.n_embd={self.n_embd} must be at least 1")
         _require(
-            self.n_embd % self.n_head == 0,
+            self.kind not in ATTENTION_KINDS or self.n_embd % self.n_head == 0,
             f"model.n_embd={self.n_embd} is not divisible by model.n_head={self.n_head}; "
             "pick n_embd as a multiple of n_head",
         )
@@ -71,7 +71,7 @@ class ModelConfig:
         _require(self.attention_window >= 0, f"model.attention_window={self.attention_window} must be >= 0")
         _require(self.hidden_size >= 0, f"model.hidden_size={self.hidden_size} must be >= 0 (0 means n_embd)")
         _require(
-            self.position != "rotary" or self.head_size % 2 == 0,
+            self.position != "rotary" or self.kind not in ATTENTION_KINDS or self.head_size % 2 == 0,
             f"model.position=rotary needs an even head size, got n_embd/n_head={self.head_size}",
         )
 
@@ -89,6 +89,7 @@ class ModelConfig:
 
 
 MODEL_KINDS = ("bigram", "bigram_embed", "attention", "gpt", "lstm")
+ATTENTION_KINDS = ("attention", "gpt")  # the kinds that split n_embd into n_head heads
 NORMS = ("layernorm", "rmsnorm")
 POSITIONS = ("learned", "sinusoidal", "rotary")
 ACTIVATIONS = ("gelu", "relu")

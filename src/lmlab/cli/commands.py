@@ -14,6 +14,8 @@ from lmlab.data import known_vocab_size
 from lmlab.data.corpus import load_corpus
 from lmlab.errors import LmlabError
 from lmlab.evaluation.loss import evaluate_split
+from lmlab.experiments.compare import compare as run_comparison
+from lmlab.experiments.compare import to_markdown
 from lmlab.generation.decode import stream
 from lmlab.models import build_model
 from lmlab.models.params import count_parameters
@@ -119,6 +121,13 @@ def plot(args: argparse.Namespace) -> int:
         runs[path.name] = metrics
     out = args.out or (args.runs[0] / "loss.png" if len(args.runs) == 1 else Path("loss.png"))
     print(plot_loss_curves(runs, out, args.title))
+    return 0
+
+
+def compare(args: argparse.Namespace) -> int:
+    rows = run_comparison(args.entries, args.overrides, args.out, args.data_dir, progress=not args.quiet)
+    print(to_markdown(rows), end="")
+    print(f"written to {args.out / 'results.md'}, {args.out / 'results.json'} and {args.out / 'loss.png'}")
     return 0
 
 

@@ -74,6 +74,26 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--title")
     plot.set_defaults(handler=commands.plot)
 
+    compare = sub.add_parser("compare", help="train several presets or variants alike and tabulate them")
+    compare.add_argument(
+        "entries",
+        nargs="+",
+        metavar="PRESET[:KEY=VALUE,...]",
+        help="a preset, optionally with its own overrides, e.g. shakespeare-char-cpu:model.norm=rmsnorm",
+    )
+    compare.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override for every entry, e.g. --set train.max_steps=500",
+    )
+    compare.add_argument("--out", type=Path, required=True, help="folder for the runs and results.md")
+    compare.add_argument("--data-dir", type=Path)
+    compare.add_argument("--quiet", action="store_true")
+    compare.set_defaults(handler=commands.compare)
+
     info = sub.add_parser("info", help="parameter counts of a run or preset; config keys; presets")
     info.add_argument("target", nargs="?", help="run directory or preset name")
     info.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")

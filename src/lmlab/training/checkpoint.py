@@ -39,7 +39,8 @@ class TrainingState:
     step: int = 0
     tokens_seen: int = 0
     best_val_loss: float = float("inf")
-    elapsed_seconds: float = 0.0
+    elapsed_seconds: float = 0.0  # wall time since the run started (sessions added up)
+    eval_seconds: float = 0.0  # the part of it spent evaluating and saving
     rng: dict[str, str] = field(default_factory=dict)  # name -> base64 of a torch RNG state
 
 

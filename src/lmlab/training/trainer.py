@@ -179,6 +179,7 @@ def _fit(s: _Session, stop_after_step: int | None, progress: bool) -> TrainResul
 
 
 def _evaluate_and_save(s: _Session, lr: float) -> None:
+    start = time.perf_counter()
     cfg = s.config.train
     losses = {
         split: estimate_loss(
@@ -201,6 +202,7 @@ def _evaluate_and_save(s: _Session, lr: float) -> None:
         "val_loss": losses["val"],
         "lr": lr,
         "time": round(s.state.elapsed_seconds, 3),
+        "train_time": round(s.state.elapsed_seconds - s.state.eval_seconds, 3),
     }
     s.run.append_metrics(record)
     log.info("step %d: train loss %.4f, val loss %.4f", s.state.step, losses["train"], losses["val"])
@@ -208,6 +210,8 @@ def _evaluate_and_save(s: _Session, lr: float) -> None:
     if is_best:
         s.state.best_val_loss = losses["val"]
     _save(s, best=is_best)
+    if s.state.step > 0:  # the step-0 evaluation runs before the clock starts
+        s.state.eval_seconds += time.perf_counter() - start
 
 
 def _save(s: _Session, best: bool) -> None:

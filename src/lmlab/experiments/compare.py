@@ -1,0 +1,118 @@
+"""Train several configurations the same way and tabulate them side by side.
+
+An entry is a preset name, optionally with its own overrides: `shakespeare-char-cpu:model.norm=rmsnorm`
+(several separated by commas). Overrides given for all entries apply first. Each run lives in
+OUT/<entry>; a run that already finished is not trained again, so an interrupted comparison restarts
+where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from lmlab.config import RunConfig, apply_overrides
+from lmlab.data.corpus import load_corpus
+from lmlab.evaluation.loss import evaluate_split
+from lmlab.generation.decode import generate
+from lmlab.models.params import count_parameters
+from lmlab.plots.curves import plot_loss_curves
+from lmlab.presets import load_preset
+from lmlab.training.checkpoint import load_state
+from lmlab.training.run_dir import RunDir, load_model
+from lmlab.training.trainer import train
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    entry: str
+    kind: str
+    parameters: int
+    non_embedding: int
+    steps: int
+    tokens: int
+    seconds: float  # training time: evaluations and checkpoints excluded
+    val_loss: float  # whole validation split, best checkpoint
+    sample: str  # the first two non-empty lines of a sample at temperature 0.8
+
+
+def parse_entry(entry: str, base_overrides: list[str]) -> RunConfig:
+    preset, _, extra = entry.partition(":")
+    overrides = [*base_overrides, *[item for item in extra.split(",") if item]]
+    return apply_overrides(load_preset(preset), overrides)
+
+
+def entry_slug(entry: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", entry.replace(":", "__"))
+
+
+def compare(
+    entries: list[str],
+    base_overrides: list[str],
+    out_dir: Path,
+    data_dir: Path | None = None,
+    progress: bool = True,
+) -> list[ComparisonRow]:
+    """Train (or reuse) each entry, then score all on the whole validation split."""
+    configs = {entry: parse_entry(entry, base_overrides) for entry in entries}  # fail fast on a bad entry
+    rows = []
+    for entry, config in configs.items():
+        run_path = out_dir / entry_slug(entry)
+        if not _finished(run_path, config.train.max_steps):
+            resume = (run_path / "checkpoints" / "last").exists()
+            train(config, run_path, data_dir=data_dir, resume=resume, progress=progress)
+        rows.append(_score(entry, RunDir(run_path), data_dir))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps([asdict(r) for r in rows], indent=2))
+    (out_dir / "results.md").write_text(to_markdown(rows))
+    plot_loss_curves(
+        {r.entry: RunDir(out_dir / entry_slug(r.entry)).metrics() for r in rows}, out_dir / "loss.png"
+    )
+    return rows
+
+
+def _finished(run_path: Path, max_steps: int) -> bool:
+    last = run_path / "checkpoints" / "last"
+    return last.exists() and load_state(last)["step"] >= max_steps
+
+
+def _score(entry: str, run: RunDir, data_dir: Path | None) -> ComparisonRow:
+    config, tokenizer, model = load_model(run, "best", "cpu")
+    corpus = load_corpus(config.data, data_dir, tokenizer)
+    score = evaluate_split(model, corpus.val, config.model.block_size, 64, torch.device("cpu"))
+    prompt = torch.tensor([tokenizer.encode("\n")])
+    ids = generate(model, prompt, 160, temperature=0.8, generator=torch.Generator().manual_seed(0))
+    lines = [line for line in tokenizer.decode(ids[0, 1:].tolist()).splitlines() if line.strip()]
+    report = count_parameters(model)
+    last = run.metrics()[-1]
+    return ComparisonRow(
+        entry=entry,
+        kind=config.model.kind,
+        parameters=report.total,
+        non_embedding=report.non_embedding,
+        steps=last["step"],
+        tokens=last["tokens"],
+        seconds=round(last["train_time"], 1),
+        val_loss=round(score.loss, 4),
+        sample=" / ".join(lines[:2]),
+    )
+
+
+def to_markdown(rows: list[ComparisonRow]) -> str:
+    """A Markdown table, the lowest val loss in bold."""
+    best = min(r.val_loss for r in rows)
+    lines = [
+        "| run | kind | parameters | steps | seconds | val loss | sample (temperature 0.8, two lines) |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        loss = f"**{r.val_loss:.4f}**" if r.val_loss == best else f"{r.val_loss:.4f}"
+        sample = r.sample.replace("|", "\\|")
+        lines.append(
+            f"| `{r.entry}` | {r.kind} | {r.parameters:,} | {r.steps} | {r.seconds:.0f} | {loss} | {sample} |"
+        )
+    return "\n".join(lines) + "\n"
