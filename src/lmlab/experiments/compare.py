@@ -113,6 +113,6 @@ def to_markdown(rows: list[ComparisonRow]) -> str:
         loss = f"**{r.val_loss:.4f}**" if r.val_loss == best else f"{r.val_loss:.4f}"
         sample = r.sample.replace("|", "\\|")
         lines.append(
-            f"| `{r.entry}` | {r.kind} | {r.parameters:,} | {r.steps} | {r.seconds:.0f} | {loss} | {sample} |"
+            f"| `{r.entry}` | {r.kind} | {r.parameters:,} | {r.steps} | {r.seconds:.1f} | {loss} | {sample} |"
         )
     return "\n".join(lines) + "\n"
