@@ -154,3 +154,16 @@ def test_resume_from_the_command_line_can_extend_a_run(tmp_path, capsys):
     assert "finished at step 8" in capsys.readouterr().out
     assert '"max_steps": 8' in (out / "config.json").read_text()
     assert main(["train", "shakespeare-char-cpu", "--resume", str(out)]) == 2
+
+
+@pytest.mark.parametrize("kind", ["bigram_embed", "attention", "lstm"])
+def test_every_command_works_for_every_family(kind, tmp_path, capsys):
+    run = tmp_path / kind
+    overrides = [a for o in [*TINY, f"model.kind={kind}"] for a in ("--set", o)]
+    assert main(["train", "shakespeare-char-cpu", *overrides, "--out", str(run), "--quiet"]) == 0
+    assert main(["sample", str(run), "--prompt", "KING:", "--max-new-tokens", "30", "--seed", "0"]) == 0
+    assert main(["eval", str(run), "--splits", "val"]) == 0
+    assert main(["info", str(run)]) == 0
+    assert main(["plot", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "KING:" in out and "val " in out and f": {kind}," in out and (run / "loss.png").exists()
