@@ -1,0 +1,112 @@
+"""SCAN (Lake & Baroni 2018): navigation commands and the action sequences they mean.
+
+The grammar, as in the paper (Figure 6 of its appendix):
+
+    C -> S and S | S after S | S
+    S -> V twice | V thrice | V
+    V -> D[1] opposite D[2] | D[1] around D[2] | D | U
+    D -> U left | U right | turn left | turn right
+    U -> walk | look | run | jump
+
+and its interpretation: a primitive is its action (walk -> I_WALK); "turn" alone does nothing but
+turn; "x left" turns left, then does x; "x opposite left" turns left twice, then does x; "x around
+left" does (turn left, x) four times; "twice" and "thrice" repeat; "a and b" is a then b; "a after b"
+is b then a. It generates exactly the 20,910 commands of the official tasks.txt (tested).
+
+Rule-based splits, generated from the grammar and checked against the official files as multisets:
+length (train: action sequences of at most 22 actions; test: 24 or more), and the add-primitive
+splits, whose train set holds every command without the primitive plus the bare primitive repeated
+so that it makes up a tenth of the lines, and whose test set holds every other command using it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+from lmlab.errors import LmlabError
+
+PRIMITIVES = {"walk": "I_WALK", "look": "I_LOOK", "run": "I_RUN", "jump": "I_JUMP"}
+TURNS = {"left": "I_TURN_LEFT", "right": "I_TURN_RIGHT"}
+REPEATS = {"twice": 2, "thrice": 3}
+TOTAL_COMMANDS = 20_910  # Lake & Baroni 2018, and the line count of tasks.txt
+
+Pair = tuple[str, str]  # (command, actions), words separated by single spaces
+
+
+def _verb_phrases() -> Iterator[tuple[str, list[str]]]:
+    """Every V with its meaning: 4 + 10 + 10 + 10 = 34 phrases."""
+    for word, action in PRIMITIVES.items():
+        yield word, [action]
+    for verb, direction in itertools.product([*PRIMITIVES, "turn"], TURNS):
+        turn = TURNS[direction]
+        act = [PRIMITIVES[verb]] if verb != "turn" else []
+        yield f"{verb} {direction}", [turn, *act]
+        yield f"{verb} opposite {direction}", [turn, turn, *act]
+        yield f"{verb} around {direction}", [turn, *act] * 4
+
+
+def _sentences() -> list[tuple[str, list[str]]]:
+    """Every S: 34 verb phrases, each alone, twice and thrice (102)."""
+    sentences = []
+    for phrase, actions in _verb_phrases():
+        sentences.append((phrase, actions))
+        for word, times in REPEATS.items():
+            sentences.append((f"{phrase} {word}", actions * times))
+    return sentences
+
+
+def generate_commands() -> list[Pair]:
+    """All 20,910 (command, actions) pairs of SCAN, in a fixed order."""
+    sentences = _sentences()
+    pairs = [(command, " ".join(actions)) for command, actions in sentences]
+    for (first, first_actions), (second, second_actions) in itertools.product(sentences, repeat=2):
+        pairs.append((f"{first} and {second}", " ".join(first_actions + second_actions)))
+        pairs.append((f"{first} after {second}", " ".join(second_actions + first_actions)))
+    assert len(pairs) == TOTAL_COMMANDS
+    return pairs
+
+
+def length_split(pairs: list[Pair]) -> tuple[list[Pair], list[Pair]]:
+    """Train on action sequences of at most 22 actions, test on those of 24 or more (none has 23)."""
+    train = [p for p in pairs if len(p[1].split()) <= 22]
+    test = [p for p in pairs if len(p[1].split()) >= 24]
+    return train, test
+
+
+def add_primitive_split(pairs: list[Pair], primitive: str) -> tuple[list[Pair], list[Pair]]:
+    """ "jump" or "turn left": train without it except its bare command, which fills a tenth of the lines."""
+    if primitive not in ("jump", "turn left"):
+        raise LmlabError(f"add-primitive split {primitive!r} is unknown; choose jump or turn left")
+    uses = [p for p in pairs if _uses(p[0], primitive)]
+    others = [p for p in pairs if not _uses(p[0], primitive)]
+    bare = next(p for p in pairs if p[0] == primitive)
+    train = others + [bare] * (len(others) // 9)  # the bare command is one line in ten
+    test = [p for p in uses if p[0] != primitive]
+    return train, test
+
+
+def _uses(command: str, primitive: str) -> bool:
+    return f" {primitive} " in f" {command} "
+
+
+def parse_line(line: str, source: str = "SCAN file", line_number: int = 0) -> Pair:
+    """`IN: <command> OUT: <actions>` -> (command, actions)."""
+    head, sep, actions = line.strip().partition(" OUT: ")
+    if not head.startswith("IN: ") or not sep:
+        raise LmlabError(
+            f"{source}:{line_number}: expected 'IN: <command> OUT: <actions>', got {line.strip()[:60]!r}"
+        )
+    return head[len("IN: ") :], actions
+
+
+def read_pairs(path: Path) -> list[Pair]:
+    """Every pair of a file in the official format; blank lines are skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise LmlabError(
+            f"SCAN file {path} not found; give a path to a file of 'IN: ... OUT: ...' lines"
+        ) from None
+    return [parse_line(line, str(path), i + 1) for i, line in enumerate(lines) if line.strip()]
