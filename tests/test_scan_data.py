@@ -56,3 +56,16 @@ def test_bad_lines_and_files_get_one_line_errors(tmp_path):
         read_pairs(tmp_path / "missing.txt")
     with pytest.raises(LmlabError, match="unknown"):
         add_primitive_split([], "look")
+
+
+def test_scan_word_tokenizer_has_23_tokens_and_round_trips(pairs, tmp_path):
+    from lmlab.tokenizers import WordTokenizer, load_tokenizer, save_tokenizer
+
+    tokenizer = WordTokenizer.fit([f"{command} {actions}" for command, actions in pairs])
+    assert tokenizer.vocab_size == 23
+    assert tokenizer.tokens[:4] == ["<pad>", "<s>", "</s>", "<unk>"]
+    command, actions = pairs[-1]
+    assert tokenizer.decode(tokenizer.encode(f"{command} {actions}")) == f"{command} {actions}"
+    assert tokenizer.encode("walk fly") == [tokenizer.encode("walk")[0], tokenizer.unk_id]
+    save_tokenizer(tokenizer, tmp_path / "tokenizer.json")
+    assert load_tokenizer(tmp_path / "tokenizer.json").tokens == tokenizer.tokens

@@ -7,8 +7,13 @@ from pathlib import Path
 
 from lmlab.errors import LmlabError
 from lmlab.tokenizers.char import CharTokenizer
+from lmlab.tokenizers.word import WordTokenizer
 
-Tokenizer = CharTokenizer  # the one kind so far; BPE and word tokenizers join behind the same interface
+Tokenizer = CharTokenizer | WordTokenizer  # encode, decode, vocab_size, to_dict / from_dict
+TOKENIZER_TYPES: dict[str, type[CharTokenizer] | type[WordTokenizer]] = {
+    "char": CharTokenizer,
+    "word": WordTokenizer,
+}
 
 
 def load_tokenizer(path: Path) -> Tokenizer:
@@ -19,9 +24,10 @@ def load_tokenizer(path: Path) -> Tokenizer:
         raise LmlabError(f"no tokenizer at {path}; the run directory is incomplete, train again") from None
     except json.JSONDecodeError:
         raise LmlabError(f"{path} is not valid JSON; the run directory is damaged, train again") from None
-    if raw.get("type") != "char":
+    kind = TOKENIZER_TYPES.get(raw.get("type"))
+    if kind is None:
         raise LmlabError(f"{path}: tokenizer type {raw.get('type')!r} is not known to this lmlab version")
-    return CharTokenizer.from_dict(raw)
+    return kind.from_dict(raw)
 
 
 def save_tokenizer(tokenizer: Tokenizer, path: Path) -> None:
