@@ -69,3 +69,23 @@ def test_scan_word_tokenizer_has_23_tokens_and_round_trips(pairs, tmp_path):
     assert tokenizer.encode("walk fly") == [tokenizer.encode("walk")[0], tokenizer.unk_id]
     save_tokenizer(tokenizer, tmp_path / "tokenizer.json")
     assert load_tokenizer(tmp_path / "tokenizer.json").tokens == tokenizer.tokens
+
+
+def test_official_files_are_found_locally_and_verified(pairs):
+    from lmlab.data.scan import load_official, official_file
+
+    assert Counter(load_official("tasks_train_simple.txt")) == _multiset(SCAN / "tasks_train_simple.txt")
+    assert len(load_official("tasks_test_simple.txt")) == 4_182
+    assert official_file("tasks_test_length.txt").url.endswith(
+        "brendenlake/SCAN/master/length_split/tasks_test_length.txt"
+    )
+    with pytest.raises(LmlabError, match="no official SCAN file"):
+        official_file("tasks_train_mcd1.txt")
+
+
+def test_every_official_checksum_matches_the_shared_copies():
+    from lmlab.data.download import locate
+    from lmlab.data.scan import _OFFICIAL_FILES, official_file
+
+    for name in _OFFICIAL_FILES:
+        assert locate(official_file(name)) == SCAN / name  # raises on a checksum mismatch

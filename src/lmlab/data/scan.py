@@ -25,6 +25,7 @@ import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
+from lmlab.data.download import RemoteFile, locate
 from lmlab.errors import LmlabError
 
 PRIMITIVES = {"walk": "I_WALK", "look": "I_LOOK", "run": "I_RUN", "jump": "I_JUMP"}
@@ -110,3 +111,54 @@ def read_pairs(path: Path) -> list[Pair]:
             f"SCAN file {path} not found; give a path to a file of 'IN: ... OUT: ...' lines"
         ) from None
     return [parse_line(line, str(path), i + 1) for i, line in enumerate(lines) if line.strip()]
+
+
+_OFFICIAL_BASE = "https://raw.githubusercontent.com/brendenlake/SCAN/master/"
+_OFFICIAL_FILES = {  # file name -> (path in the brendenlake/SCAN repository, SHA-256)
+    "tasks.txt": ("tasks.txt", "d824c7d9e9149ba497e25f701981dac79954e04bf670d22e5c209f076ac6c89f"),
+    "tasks_train_simple.txt": (
+        "simple_split/tasks_train_simple.txt",
+        "941bb8a088c5f53ceff12fde902dc008933cf0c4203cc672c47b5f79d73262dd",
+    ),
+    "tasks_test_simple.txt": (
+        "simple_split/tasks_test_simple.txt",
+        "1fe1c8f5a19d0dc40e41bab94278f45f66f3dc415a978bd29855a23440610fc6",
+    ),
+    "tasks_train_length.txt": (
+        "length_split/tasks_train_length.txt",
+        "b034212dc7cf87ce62f3a067dd6ad49c4d5cd18d51d615d13825516bcb1ebbc2",
+    ),
+    "tasks_test_length.txt": (
+        "length_split/tasks_test_length.txt",
+        "0760752ed34a75116ae11dcc1ee17526b7500060da1366540730fa24894d7db3",
+    ),
+    "tasks_train_addprim_jump.txt": (
+        "add_prim_split/tasks_train_addprim_jump.txt",
+        "e3c78485692e028eed4205e1b8b3fd0e785ef2c12d45b5b89204dadf5b239e23",
+    ),
+    "tasks_test_addprim_jump.txt": (
+        "add_prim_split/tasks_test_addprim_jump.txt",
+        "8147ae2651422c701162e174d9d66158daa57858a26b30317ac61797118ac7a5",
+    ),
+    "tasks_train_addprim_turn_left.txt": (
+        "add_prim_split/tasks_train_addprim_turn_left.txt",
+        "1b3fed86055dd7689d217f1b90cc8960aeb1cf200f4f209dc47935761b05304c",
+    ),
+    "tasks_test_addprim_turn_left.txt": (
+        "add_prim_split/tasks_test_addprim_turn_left.txt",
+        "15a82c2d25ac7c3c1fff7e18051fb085974ef3617de895c520d02144396a10e2",
+    ),
+}
+
+
+def official_file(name: str) -> RemoteFile:
+    """The official SCAN file `name` (e.g. tasks_train_length.txt): its address and checksum."""
+    if name not in _OFFICIAL_FILES:
+        raise LmlabError(f"no official SCAN file {name!r}; known: {', '.join(sorted(_OFFICIAL_FILES))}")
+    repo_path, sha256 = _OFFICIAL_FILES[name]
+    return RemoteFile(url=_OFFICIAL_BASE + repo_path, sha256=sha256, relative_path=f"scan/{name}")
+
+
+def load_official(name: str, data_dir: Path | None = None) -> list[Pair]:
+    """Pairs of an official file: from `data_dir` / $LMLAB_DATA_DIR, the cache, or a verified download."""
+    return read_pairs(locate(official_file(name), data_dir))
