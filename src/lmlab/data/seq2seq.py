@@ -1,0 +1,55 @@
+"""Conditional language modelling on (source, target) pairs, e.g. SCAN commands -> actions.
+
+A pair becomes one sequence `<s> source… target… </s>`. The model reads it left to right; the loss
+counts only the predictions of target tokens and `</s>` (source and padding are masked with
+IGNORE_INDEX), so it learns p(target | source) and not the distribution of sources. Batches are
+padded to the longest sequence in the batch, not to a fixed length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from lmlab.models.loss import IGNORE_INDEX
+from lmlab.tokenizers.word import WordTokenizer
+
+
+@dataclass(frozen=True)
+class EncodedPair:
+    ids: list[int]  # <s> source target </s>
+    source_length: int  # words in the source
+
+
+def encode_pair(tokenizer: WordTokenizer, source: str, target: str) -> EncodedPair:
+    source_ids, target_ids = tokenizer.encode(source), tokenizer.encode(target)
+    return EncodedPair([tokenizer.bos_id, *source_ids, *target_ids, tokenizer.eos_id], len(source_ids))
+
+
+@dataclass(frozen=True)
+class Batch:
+    inputs: torch.Tensor  # (B, T) ids, padded with <pad>
+    targets: torch.Tensor  # (B, T) next ids; IGNORE_INDEX where the source or padding is predicted
+    segments: torch.Tensor  # (B, T) 0 for <s> and source positions, 1 for target positions and padding
+
+
+def collate(pairs: list[EncodedPair], pad_id: int) -> Batch:
+    """Pad to the longest sequence of this batch; inputs are ids[:-1], targets ids[1:]."""
+    T = max(len(p.ids) for p in pairs) - 1
+    inputs = torch.full((len(pairs), T), pad_id, dtype=torch.long)
+    targets = torch.full((len(pairs), T), IGNORE_INDEX, dtype=torch.long)
+    segments = torch.ones((len(pairs), T), dtype=torch.long)
+    for row, pair in enumerate(pairs):
+        ids = torch.tensor(pair.ids)
+        n = len(ids) - 1
+        inputs[row, :n] = ids[:-1]
+        # input position j predicts ids[j+1]; targets are ids from index source_length + 1 on
+        targets[row, pair.source_length : n] = ids[pair.source_length + 1 :]
+        segments[row, : pair.source_length + 1] = 0
+    return Batch(inputs, targets, segments)
+
+
+def longest_lengths(pairs: list[tuple[str, str]]) -> tuple[int, int]:
+    """(longest source, longest target) in words: SCAN's are 9 and 48."""
+    return max(len(s.split()) for s, _ in pairs), max(len(t.split()) for _, t in pairs)
