@@ -36,12 +36,13 @@ def test_overrides_parse_each_type():
         ("model.n_head=5", ["model.n_embd", "model.n_head", "divisible"]),
         ("model.block_size=0", ["model.block_size"]),
         ("model.kind=rnn", ["model.kind"]),
+        ("model.kind=attention model.position=rotary", ["model.position", "model.kind=gpt"]),
         ("n_layer", ["key=value"]),
     ],
 )
 def test_bad_override_names_the_key(override, words):
     with pytest.raises(LmlabError) as error:
-        apply_overrides(load_preset("shakespeare-char"), [override])
+        apply_overrides(load_preset("shakespeare-char"), override.split(" "))
     message = str(error.value)
     assert "\n" not in message
     for word in words:

@@ -67,6 +67,11 @@ class ModelConfig:
             self.activation in ACTIVATIONS,
             f"model.activation={self.activation!r} is unknown; choose one of {ACTIVATIONS}",
         )
+        _require(
+            self.kind != "attention" or self.position == "learned",
+            f"model.kind=attention uses learned positions (seed 004), not model.position={self.position!r}; "
+            "use model.kind=gpt for other position encodings",
+        )
         _require(self.mlp_ratio > 0, f"model.mlp_ratio={self.mlp_ratio} must be positive")
         _require(self.attention_window >= 0, f"model.attention_window={self.attention_window} must be >= 0")
         _require(self.hidden_size >= 0, f"model.hidden_size={self.hidden_size} must be >= 0 (0 means n_embd)")
