@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from lmlab.config import RunConfig, load_config_file
@@ -106,6 +105,5 @@ def load_model(
     tokenizer = run.tokenizer()
     model = build_model(config.model)
     load_weights(run.checkpoint(which), model)
-    with torch.no_grad():
-        model.to(resolve_device(device))
+    model.to(resolve_device(device))
     return config, tokenizer, model.eval()
