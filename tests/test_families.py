@@ -2,11 +2,12 @@ import math
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from lmlab.config import ModelConfig
 from lmlab.models import FAMILIES, build_model
 from lmlab.models.layers import Block, CausalSelfAttention, RMSNorm, causal_mask, sinusoidal_table
-from lmlab.models.lstm import LSTM, LSTMLayer
+from lmlab.models.lstm import LSTM, LSTMLayer, LSTMState
 from lmlab.models.params import count_parameters
 from lmlab.training.trainer import train
 
@@ -146,8 +147,6 @@ def test_lstm_matches_torch_with_copied_weights():
     idx = torch.randint(30, (4, 9))
     h0, c0 = torch.randn(2, n_layer, 4, d_h)
     expected, (h_n, c_n) = reference(ours.token_embedding(idx), (h0, c0))
-    from lmlab.models.lstm import LSTMState
-
     x = ours.token_embedding(idx)
     hs, cs = [], []
     for i, layer in enumerate(ours.layers):
@@ -216,8 +215,6 @@ def test_every_family_trains_and_resumes_exactly(kind, tmp_path):
     train(config, tmp_path / "straight", progress=False)
     train(config, tmp_path / "resumed", stop_after_step=3, progress=False)
     result = train(config, tmp_path / "resumed", resume=True, progress=False)
-    from safetensors.torch import load_file
-
     a = load_file(tmp_path / "straight" / "checkpoints" / "last" / "model.safetensors")
     b = load_file(tmp_path / "resumed" / "checkpoints" / "last" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a) and result.step == 8

@@ -2,8 +2,19 @@ from collections import Counter
 
 import pytest
 
-from lmlab.data.scan import add_primitive_split, generate_commands, length_split, parse_line, read_pairs
+from lmlab.data.download import locate
+from lmlab.data.scan import (
+    _OFFICIAL_FILES,
+    add_primitive_split,
+    generate_commands,
+    length_split,
+    load_official,
+    official_file,
+    parse_line,
+    read_pairs,
+)
 from lmlab.errors import LmlabError
+from lmlab.tokenizers import WordTokenizer, load_tokenizer, save_tokenizer
 
 from .conftest import SHARED_DATA
 
@@ -59,8 +70,6 @@ def test_bad_lines_and_files_get_one_line_errors(tmp_path):
 
 
 def test_scan_word_tokenizer_has_23_tokens_and_round_trips(pairs, tmp_path):
-    from lmlab.tokenizers import WordTokenizer, load_tokenizer, save_tokenizer
-
     tokenizer = WordTokenizer.fit([f"{command} {actions}" for command, actions in pairs])
     assert tokenizer.vocab_size == 23
     assert tokenizer.tokens[:4] == ["<pad>", "<s>", "</s>", "<unk>"]
@@ -72,8 +81,6 @@ def test_scan_word_tokenizer_has_23_tokens_and_round_trips(pairs, tmp_path):
 
 
 def test_official_files_are_found_locally_and_verified(pairs):
-    from lmlab.data.scan import load_official, official_file
-
     assert Counter(load_official("tasks_train_simple.txt")) == _multiset(SCAN / "tasks_train_simple.txt")
     assert len(load_official("tasks_test_simple.txt")) == 4_182
     assert official_file("tasks_test_length.txt").url.endswith(
@@ -84,8 +91,5 @@ def test_official_files_are_found_locally_and_verified(pairs):
 
 
 def test_every_official_checksum_matches_the_shared_copies():
-    from lmlab.data.download import locate
-    from lmlab.data.scan import _OFFICIAL_FILES, official_file
-
     for name in _OFFICIAL_FILES:
         assert locate(official_file(name)) == SCAN / name  # raises on a checksum mismatch
