@@ -42,6 +42,7 @@ class ModelConfig:
     mlp_ratio: float = 4.0
     attention_window: int = 0  # 0: see every earlier token; w: only the last w (w=2 is a trigram model)
     hidden_size: int = 0  # LSTM hidden width; 0 means n_embd
+    segment_embeddings: bool = False  # GPT on (source, target) pairs: a learned vector per segment
 
     def __post_init__(self) -> None:
         _require(
@@ -76,6 +77,10 @@ class ModelConfig:
         _require(self.attention_window >= 0, f"model.attention_window={self.attention_window} must be >= 0")
         _require(self.hidden_size >= 0, f"model.hidden_size={self.hidden_size} must be >= 0 (0 means n_embd)")
         _require(
+            not self.segment_embeddings or self.kind == "gpt",
+            f"model.segment_embeddings needs model.kind=gpt, not {self.kind!r}",
+        )
+        _require(
             self.position != "rotary" or self.kind not in ATTENTION_KINDS or self.head_size % 2 == 0,
             f"model.position=rotary needs an even head size, got n_embd/n_head={self.head_size}",
         )
@@ -102,11 +107,21 @@ ACTIVATIONS = ("gelu", "relu")
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Which corpus, how it is tokenized and split."""
+    """Which corpus or task, how it is tokenized and split.
+
+    Text corpora (shakespeare) are split by position: the first `train_fraction` is train. Pair tasks
+    (scan) read a train and a test set; `train_fraction` of the train pairs, drawn with `split_seed`,
+    train the model and the rest is the validation set that picks the best checkpoint.
+    """
 
     dataset: str = "shakespeare"
     tokenizer: str = "char"
     train_fraction: float = 0.9
+    split: str = "simple"  # scan: a named split (SCAN_SPLITS)
+    source: str = "auto"  # scan: auto, generated (from the grammar) or official (the published files)
+    train_file: str = ""  # scan: any file of 'IN: ... OUT: ...' lines, instead of a named split
+    test_file: str = ""
+    split_seed: int = 0  # draws the validation pairs (and the generated simple split)
 
     def __post_init__(self) -> None:
         _require(
@@ -116,13 +131,47 @@ class DataConfig:
             self.tokenizer in TOKENIZERS,
             f"data.tokenizer={self.tokenizer!r} is unknown; choose one of {TOKENIZERS}",
         )
+        expected = DATASET_TOKENIZERS[self.dataset]
+        _require(
+            self.tokenizer in expected,
+            f"data.dataset={self.dataset} works with data.tokenizer={'|'.join(expected)}, "
+            f"not {self.tokenizer!r}",
+        )
         _require(
             0.0 < self.train_fraction < 1.0, f"data.train_fraction={self.train_fraction} must be in (0, 1)"
         )
+        _require(
+            self.split in SCAN_SPLITS, f"data.split={self.split!r} is unknown; choose one of {SCAN_SPLITS}"
+        )
+        _require(
+            self.source in SCAN_SOURCES,
+            f"data.source={self.source!r} is unknown; choose one of {SCAN_SOURCES}",
+        )
+        _require(
+            not self.test_file or bool(self.train_file),
+            "data.test_file needs data.train_file too (--train-file PATH)",
+        )
+
+    @property
+    def is_pair_task(self) -> bool:
+        """Sequence-to-sequence pairs (conditional language modelling) rather than running text."""
+        return self.dataset == "scan"
 
 
-DATASETS = ("shakespeare",)
-TOKENIZERS = ("char",)
+DATASETS = ("shakespeare", "scan")
+TOKENIZERS = ("char", "word")
+DATASET_TOKENIZERS = {"shakespeare": ("char",), "scan": ("word",)}
+SCAN_SPLITS = (
+    "simple",
+    "length",
+    "addprim_jump",
+    "addprim_turn_left",
+    "template_around_right",
+    "template_opposite_right",
+    "template_right",
+    "template_jump_around_right",
+)
+SCAN_SOURCES = ("auto", "generated", "official")
 LR_DECAYS = ("cosine", "linear", "constant")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "bfloat16")

@@ -61,6 +61,26 @@ def locate(remote: RemoteFile, data_dir: Path | None = None) -> Path:
     return cached
 
 
+def find_local(remote: RemoteFile, data_dir: Path | None = None) -> Path | None:
+    """A verified local copy of `remote` (data directory or cache), or None; never downloads."""
+    if data_dir is None and os.environ.get(DATA_DIR_ENV):
+        data_dir = Path(os.environ[DATA_DIR_ENV])
+    if data_dir is not None:
+        try:
+            return _verified(_find_in(Path(data_dir).expanduser(), remote), remote)
+        except LmlabError:
+            if any(_candidates(Path(data_dir).expanduser(), remote)):
+                raise  # present but damaged: say so rather than silently use something else
+            return None
+    cached = cache_dir() / remote.relative_path
+    return _verified(cached, remote) if cached.exists() else None
+
+
+def _candidates(data_dir: Path, remote: RemoteFile) -> list[Path]:
+    name = Path(remote.relative_path).name
+    return [p for p in (data_dir / remote.relative_path, data_dir / name) if p.is_file()]
+
+
 def _find_in(data_dir: Path, remote: RemoteFile) -> Path:
     name = Path(remote.relative_path).name
     for candidate in (data_dir / remote.relative_path, data_dir / name, data_dir):

@@ -22,10 +22,11 @@ so that it makes up a tenth of the lines, and whose test set holds every other c
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
-from lmlab.data.download import RemoteFile, locate
+from lmlab.data.download import RemoteFile, find_local, locate
 from lmlab.errors import LmlabError
 
 PRIMITIVES = {"walk": "I_WALK", "look": "I_LOOK", "run": "I_RUN", "jump": "I_JUMP"}
@@ -88,6 +89,14 @@ def add_primitive_split(pairs: list[Pair], primitive: str) -> tuple[list[Pair], 
     return train, test
 
 
+def simple_split(pairs: list[Pair], seed: int, test_fraction: float = 0.2) -> tuple[list[Pair], list[Pair]]:
+    """A seeded random split, 80/20 by default (the official simple split: 16,728 / 4,182)."""
+    shuffled = sorted(pairs)
+    random.Random(seed).shuffle(shuffled)
+    n_test = round(test_fraction * len(shuffled))
+    return shuffled[n_test:], shuffled[:n_test]
+
+
 def _uses(command: str, primitive: str) -> bool:
     return f" {primitive} " in f" {command} "
 
@@ -116,6 +125,21 @@ def read_pairs(path: Path) -> list[Pair]:
 _OFFICIAL_BASE = "https://raw.githubusercontent.com/brendenlake/SCAN/master/"
 _OFFICIAL_FILES = {  # file name -> (path in the brendenlake/SCAN repository, SHA-256)
     "tasks.txt": ("tasks.txt", "d824c7d9e9149ba497e25f701981dac79954e04bf670d22e5c209f076ac6c89f"),
+    **{
+        f"tasks_{part}_template_{name}.txt": (f"template_split/tasks_{part}_template_{name}.txt", sha)
+        for (part, name), sha in {
+            ("train", "around_right"): "d5d35d174d557645fc61f289424afa0d95fde21422c59a9819e2d0fcfa9d419f",
+            ("test", "around_right"): "fc78a5d1077dc2c206d6c42ed89fb9022867618c3f331179bafd3ec1ca699474",
+            ("train", "opposite_right"): "b4fe224a2dd636952a90b7e5552017620ab07e0c465db0ee2dddfb0f727feeb6",
+            ("test", "opposite_right"): "e7fc129633f82decd39248517a8945385b77009f721f9f4f58df213f73a29a47",
+            ("train", "right"): "a09e125dc95c59843d087fd50852c57bc4e77997e2cd69aa04a9a934eea9089b",
+            ("test", "right"): "506bed814f8a6ec1eef9c226eb9b2055bc984925902a94d020a23a41080993bb",
+            ("train", "jump_around_right"): (
+                "f63ba9149feeb021fbb44132265d7b15e6a07e6b12c9d3220418d97d97d71735"
+            ),
+            ("test", "jump_around_right"): "a3a27e06adece97da26ae506de08c4b6848035970c561691edbf4dcb1e45f9af",
+        }.items()
+    },
     "tasks_train_simple.txt": (
         "simple_split/tasks_train_simple.txt",
         "941bb8a088c5f53ceff12fde902dc008933cf0c4203cc672c47b5f79d73262dd",
@@ -162,3 +186,40 @@ def official_file(name: str) -> RemoteFile:
 def load_official(name: str, data_dir: Path | None = None) -> list[Pair]:
     """Pairs of an official file: from `data_dir` / $LMLAB_DATA_DIR, the cache, or a verified download."""
     return read_pairs(locate(official_file(name), data_dir))
+
+
+GENERATED_SPLITS = ("simple", "length", "addprim_jump", "addprim_turn_left")
+
+
+def load_split(
+    split: str, source: str = "auto", data_dir: Path | None = None, seed: int = 0
+) -> tuple[list[Pair], list[Pair], str]:
+    """(train, test, where they came from) for a named split.
+
+    source "generated": from the grammar (the template splits of Loula et al. 2018 are not
+    rule-generated here, only fetched); "official": the published files, fetched and verified on
+    first use; "auto": the official simple split when a local copy exists (else a seeded 80/20),
+    the rule-based splits from the grammar (equal to the official files as multisets, tested), the
+    template splits from the official files.
+    """
+    names = (f"tasks_train_{split}.txt", f"tasks_test_{split}.txt")
+    if source == "generated" and split not in GENERATED_SPLITS:
+        raise LmlabError(
+            f"split {split!r} has no generator here; use data.source=official (or auto) to fetch its files"
+        )
+    if source == "auto" and split == "simple":
+        local = [find_local(official_file(name), data_dir) for name in names]
+        if all(local):
+            return read_pairs(local[0]), read_pairs(local[1]), f"official files in {local[0].parent}"
+        source = "generated"
+    if source == "official" or split not in GENERATED_SPLITS:
+        return load_official(names[0], data_dir), load_official(names[1], data_dir), "official files"
+    pairs = generate_commands()
+    if split == "simple":
+        train, test = simple_split(pairs, seed)
+        return train, test, f"generated from the grammar, seeded 80/20 (seed {seed})"
+    if split == "length":
+        train, test = length_split(pairs)
+    else:
+        train, test = add_primitive_split(pairs, split.removeprefix("addprim_").replace("_", " "))
+    return train, test, "generated from the grammar"

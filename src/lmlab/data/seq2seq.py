@@ -31,7 +31,8 @@ def encode_pair(tokenizer: WordTokenizer, source: str, target: str) -> EncodedPa
 class Batch:
     inputs: torch.Tensor  # (B, T) ids, padded with <pad>
     targets: torch.Tensor  # (B, T) next ids; IGNORE_INDEX where the source or padding is predicted
-    segments: torch.Tensor  # (B, T) 0 for <s> and source positions, 1 for target positions and padding
+    segments: torch.Tensor | None  # (B, T) 0 for <s> and source positions, 1 for target positions and padding
+    n_tokens: int  # positions read (padding excluded), for tokens/s
 
 
 def collate(pairs: list[EncodedPair], pad_id: int) -> Batch:
@@ -47,7 +48,7 @@ def collate(pairs: list[EncodedPair], pad_id: int) -> Batch:
         # input position j predicts ids[j+1]; targets are ids from index source_length + 1 on
         targets[row, pair.source_length : n] = ids[pair.source_length + 1 :]
         segments[row, : pair.source_length + 1] = 0
-    return Batch(inputs, targets, segments)
+    return Batch(inputs, targets, segments, sum(len(p.ids) - 1 for p in pairs))
 
 
 def longest_lengths(pairs: list[tuple[str, str]]) -> tuple[int, int]:

@@ -3,42 +3,48 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from lmlab.data.corpus import random_windows, sequential_windows
-from lmlab.models.loss import next_token_loss
+from lmlab.data.corpus import sequential_windows
+from lmlab.data.seq2seq import Batch
+from lmlab.models.loss import IGNORE_INDEX, next_token_loss
 from lmlab.training.device import autocast
 
 
 @torch.inference_mode()
 def estimate_loss(
     model: nn.Module,
-    ids: torch.Tensor,
-    batch_size: int,
-    block_size: int,
-    n_batches: int,
-    seed: int,
+    batches: Iterable[Batch],
     device: torch.device,
     dtype: torch.dtype = torch.float32,
+    use_segments: bool = False,
 ) -> float:
-    """Mean loss over `n_batches` random windows drawn with their own seeded generator.
-
-    The generator is separate from training's, so evaluating never changes the training batches.
-    """
+    """Mean loss per counted target over `batches` (a BatchSource's loss_batches)."""
     was_training = model.training
     model.eval()
-    generator = torch.Generator().manual_seed(seed)
-    total = torch.zeros((), device=device)
-    for _ in range(n_batches):
-        x, y = random_windows(ids, batch_size, block_size, generator)
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    count = 0
+    for batch in batches:
         with autocast(device, dtype):
-            _, loss = model(x.to(device), y.to(device))
-        total += loss.float()
+            logits, _ = model(batch.inputs.to(device), **segment_arguments(batch, device, use_segments))
+        targets = batch.targets.to(device)
+        total += next_token_loss(logits, targets, reduction="sum").double()
+        count += int((batch.targets != IGNORE_INDEX).sum())
     model.train(was_training)
-    return (total / n_batches).item()
+    return (total / max(count, 1)).item()
+
+
+def segment_arguments(
+    batch: Batch, device: torch.device, use_segments: bool, non_blocking: bool = False
+) -> dict[str, torch.Tensor]:
+    """{"segments": ...} for a model with segment embeddings, else nothing."""
+    if not use_segments:
+        return {}
+    return {"segments": batch.segments.to(device, non_blocking=non_blocking)}
 
 
 @dataclass(frozen=True)

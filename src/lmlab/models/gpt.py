@@ -3,7 +3,9 @@
 idx (B, T) -> token embedding (+ learned or sinusoidal positions) -> n_layer blocks -> final norm ->
 lm_head -> logits (B, T, V). Variants are config fields of this one model: model.norm (layernorm,
 rmsnorm), model.position (learned, sinusoidal, rotary), model.activation (gelu, relu),
-model.mlp_ratio, model.bias, model.tie_weights, model.attention_window.
+model.mlp_ratio, model.bias, model.tie_weights, model.attention_window, and
+model.segment_embeddings (a learned vector per segment, 0 = source, 1 = target, added to the tokens'
+for conditional language modelling on pairs).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class GPT(LanguageModel):
             self.register_buffer(
                 "position_table", sinusoidal_table(config.block_size, config.n_embd), persistent=False
             )
+        if config.segment_embeddings:
+            self.segment_embedding = nn.Embedding(2, config.n_embd)
         self.embedding_dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.final_norm = make_norm(config)
@@ -68,23 +72,32 @@ class GPT(LanguageModel):
         return self.config.block_size
 
     def forward(
-        self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache: KVCache | None = None
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+        segments: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """idx (B, T) int64 -> logits (B, T, V), and the mean next-token loss if targets (B, T) are given.
 
-        With a cache, idx holds only the positions after the cached ones.
+        With a cache, idx holds only the positions after the cached ones. `segments` (B, T) of 0/1 is
+        required by a model with segment embeddings and ignored otherwise.
         """
-        logits, _ = self._run(idx, cache=cache, need_weights=False)
+        logits, _ = self._run(idx, cache=cache, need_weights=False, segments=segments)
         loss = next_token_loss(logits, targets) if targets is not None else None
         return logits, loss
 
-    def attention_weights(self, idx: torch.Tensor) -> torch.Tensor:
+    def attention_weights(self, idx: torch.Tensor, segments: torch.Tensor | None = None) -> torch.Tensor:
         """Attention pattern of every layer and head, (B, n_layer, n_head, T, T), by the explicit path."""
-        _, weights = self._run(idx, cache=None, need_weights=True)
+        _, weights = self._run(idx, cache=None, need_weights=True, segments=segments)
         return torch.stack(weights, dim=1)
 
     def _run(
-        self, idx: torch.Tensor, cache: KVCache | None, need_weights: bool
+        self,
+        idx: torch.Tensor,
+        cache: KVCache | None,
+        need_weights: bool,
+        segments: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         B, T = idx.shape
         start = cache.length if cache is not None else 0
@@ -95,6 +108,10 @@ class GPT(LanguageModel):
             x = x + self.position_embedding(torch.arange(start, start + T, device=idx.device))
         elif self.config.position == "sinusoidal":
             x = x + self.position_table[start : start + T].to(x.dtype)
+        if self.config.segment_embeddings:
+            if segments is None:
+                raise ValueError("this model has segment embeddings: pass segments (0 source, 1 target)")
+            x = x + self.segment_embedding(segments)
         x = self.embedding_dropout(x)  # rotary positions enter inside attention instead
         weights = []
         for i, block in enumerate(self.blocks):

@@ -28,6 +28,11 @@ class LayerCache:
         self.length = end
         return self.keys[:, :, :end], self.values[:, :, :end]
 
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep (or repeat, or reorder) batch rows: row i becomes old row rows[i]."""
+        self.keys = self.keys.index_select(0, rows)
+        self.values = self.values.index_select(0, rows)
+
 
 class KVCache:
     """The caches of every layer; `length` is the number of positions already processed."""
@@ -38,6 +43,11 @@ class KVCache:
     @property
     def length(self) -> int:
         return self.layers[0].length
+
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep, repeat or reorder batch rows (finished rows dropped, beams reordered)."""
+        for layer in self.layers:
+            layer.select(rows)
 
     def reset(self) -> None:
         for layer in self.layers:

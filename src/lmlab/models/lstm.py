@@ -60,6 +60,10 @@ class LSTMState:
     h: torch.Tensor
     c: torch.Tensor
 
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep, repeat or reorder batch rows, as KVCache.select."""
+        self.h, self.c = self.h.index_select(1, rows), self.c.index_select(1, rows)
+
 
 class LSTM(LanguageModel):
     def __init__(self, config: ModelConfig) -> None:

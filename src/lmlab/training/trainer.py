@@ -17,9 +17,9 @@ from torch import nn
 from tqdm import tqdm
 
 from lmlab.config import RunConfig
-from lmlab.data.corpus import Corpus, load_corpus, random_windows
+from lmlab.data.batches import BatchSource, make_batches
 from lmlab.errors import LmlabError
-from lmlab.evaluation.loss import estimate_loss
+from lmlab.evaluation.loss import estimate_loss, segment_arguments
 from lmlab.models import build_model
 from lmlab.tokenizers import save_tokenizer
 from lmlab.training.checkpoint import (
@@ -53,7 +53,7 @@ class _Session:
 
     config: RunConfig
     run: RunDir
-    corpus: Corpus
+    data: BatchSource
     model: nn.Module
     optimizer: torch.optim.Optimizer
     device: torch.device
@@ -85,19 +85,16 @@ def _setup(config: RunConfig, run_path: Path, data_dir: Path | None, resume: boo
         raise LmlabError(
             f"{run_path} already holds a run; continue it with --resume {run_path} or pick another --out"
         )
-    corpus = load_corpus(config.data, data_dir, run.tokenizer() if resume else None)
+    data = make_batches(config, data_dir, run.tokenizer() if resume else None)
     config = dataclasses.replace(
-        config, model=dataclasses.replace(config.model, vocab_size=corpus.tokenizer.vocab_size)
+        config, model=dataclasses.replace(config.model, vocab_size=data.tokenizer.vocab_size)
     )
+    for line in data.describe():
+        log.info("%s", line)
     run_path.mkdir(parents=True, exist_ok=True)
     write_atomic(run.config_file, config.to_json())  # on resume too: --set may have changed it
     if not resume:
-        save_tokenizer(corpus.tokenizer, run.tokenizer_file)
-    if len(corpus.val) <= config.model.block_size:
-        raise LmlabError(
-            f"the validation split has {len(corpus.val)} tokens, fewer than model.block_size+1="
-            f"{config.model.block_size + 1}; lower model.block_size or data.train_fraction"
-        )
+        save_tokenizer(data.tokenizer, run.tokenizer_file)
     device = resolve_device(config.train.device)
     dtype = resolve_dtype(config.train.dtype, device)
     if device.type == "cuda":
@@ -117,14 +114,14 @@ def _setup(config: RunConfig, run_path: Path, data_dir: Path | None, resume: boo
             torch.cuda.set_rng_state(decode_rng(state.rng["cuda"]))
         run.truncate_metrics(after_step=state.step)
         log.info("resuming %s at step %d", run_path, state.step)
-    return _Session(config, run, corpus, model, optimizer, device, dtype, batch_generator, state)
+    return _Session(config, run, data, model, optimizer, device, dtype, batch_generator, state)
 
 
 def _fit(s: _Session, stop_after_step: int | None, progress: bool) -> TrainResult:
     cfg, model_cfg = s.config.train, s.config.model
     forward = maybe_compile(s.model, cfg.compile)
-    tokens_per_step = cfg.sequences_per_step * model_cfg.block_size
     pin = s.device.type == "cuda"
+    use_segments = model_cfg.segment_embeddings
     interrupted = False
     if s.state.step == 0:
         _evaluate_and_save(s, lr=lr_at(0, cfg))
@@ -132,27 +129,35 @@ def _fit(s: _Session, stop_after_step: int | None, progress: bool) -> TrainResul
         total=cfg.max_steps, initial=s.state.step, disable=not progress, unit="step", dynamic_ncols=True
     )
     session_start = time.perf_counter() - s.state.elapsed_seconds
-    window_start, window_step = time.perf_counter(), s.state.step
+    window_start, window_tokens = time.perf_counter(), 0
     s.model.train()
     with _deferred_interrupt() as interrupt_requested:
         while s.state.step < cfg.max_steps:
             lr = lr_at(s.state.step, cfg)
             for group in s.optimizer.param_groups:
                 group["lr"] = lr
-            for _ in range(cfg.grad_accum_steps):
-                x, y = random_windows(s.corpus.train, cfg.batch_size, model_cfg.block_size, s.batch_generator)
+            for micro in range(cfg.grad_accum_steps):
+                batch = s.data.train_batch(s.state.step * cfg.grad_accum_steps + micro, s.batch_generator)
                 if pin:
-                    x, y = x.pin_memory(), y.pin_memory()
-                x, y = x.to(s.device, non_blocking=pin), y.to(s.device, non_blocking=pin)
+                    batch = dataclasses.replace(
+                        batch,
+                        inputs=batch.inputs.pin_memory(),
+                        targets=batch.targets.pin_memory(),
+                        segments=batch.segments.pin_memory() if batch.segments is not None else None,
+                    )
+                x = batch.inputs.to(s.device, non_blocking=pin)
+                y = batch.targets.to(s.device, non_blocking=pin)
+                segments = segment_arguments(batch, s.device, use_segments, non_blocking=pin)
                 with autocast(s.device, s.dtype):
-                    _, loss = forward(x, y)
+                    _, loss = forward(x, y, **segments)
                 (loss / cfg.grad_accum_steps).backward()
+                s.state.tokens_seen += batch.n_tokens
+                window_tokens += batch.n_tokens
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(s.model.parameters(), cfg.grad_clip)
             s.optimizer.step()
             s.optimizer.zero_grad(set_to_none=True)
             s.state.step += 1
-            s.state.tokens_seen += tokens_per_step
             s.state.elapsed_seconds = time.perf_counter() - session_start
             bar.update(1)
             at_end = s.state.step == cfg.max_steps
@@ -160,12 +165,12 @@ def _fit(s: _Session, stop_after_step: int | None, progress: bool) -> TrainResul
                 loss_value = loss.item()  # the only host sync on ordinary steps
                 _stop_if_not_finite(s, loss_value)
                 now = time.perf_counter()
-                rate = (s.state.step - window_step) * tokens_per_step / max(now - window_start, 1e-9)
-                window_start, window_step = now, s.state.step
+                rate = window_tokens / max(now - window_start, 1e-9)
+                window_start, window_tokens = now, 0
                 bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{lr:.2e}", tok_s=f"{rate:,.0f}", refresh=False)
             if s.state.step % cfg.eval_interval == 0 or at_end:
                 _evaluate_and_save(s, lr=lr)
-                window_start = time.perf_counter()  # tokens/s counts training only
+                window_start, window_tokens = time.perf_counter(), 0  # tokens/s counts training only
             elif interrupt_requested() or s.state.step == stop_after_step:
                 _stop_if_not_finite(s, loss.item())
                 _save(s, best=False)
@@ -184,13 +189,10 @@ def _evaluate_and_save(s: _Session, lr: float) -> None:
     losses = {
         split: estimate_loss(
             s.model,
-            s.corpus.split(split),
-            cfg.batch_size,
-            s.config.model.block_size,
-            cfg.eval_steps,
-            seed=cfg.seed + s.state.step,
+            s.data.loss_batches(split, cfg.eval_steps, seed=cfg.seed + s.state.step),
             device=s.device,
             dtype=s.dtype,
+            use_segments=s.config.model.segment_embeddings,
         )
         for split in ("train", "val")
     }
@@ -198,6 +200,8 @@ def _evaluate_and_save(s: _Session, lr: float) -> None:
     record = {
         "step": s.state.step,
         "tokens": s.state.tokens_seen,
+        **({"epoch": round(s.state.step * cfg.sequences_per_step / s.data.epoch_size, 3)}
+           if s.data.epoch_size else {}),
         "train_loss": losses["train"],
         "val_loss": losses["val"],
         "lr": lr,

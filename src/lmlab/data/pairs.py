@@ -1,0 +1,84 @@
+"""Pair tasks: (source, target) pairs split into train / val / test, with their word tokenizer.
+
+The test set comes from the task (a named SCAN split, or --test-file). The validation set is a
+seeded `1 - train_fraction` share of the training pairs: it picks the best checkpoint, so the test
+set is never looked at during training.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from lmlab.config import DataConfig
+from lmlab.data import scan
+from lmlab.data.scan import Pair
+from lmlab.errors import LmlabError
+from lmlab.tokenizers.word import WordTokenizer
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class PairTask:
+    name: str  # e.g. "SCAN simple" or the train file's name
+    origin: str  # where the pairs came from, for the log
+    train: list[Pair]
+    val: list[Pair]
+    test: list[Pair]
+    tokenizer: WordTokenizer
+
+    def split(self, name: str) -> list[Pair]:
+        if name not in SPLIT_NAMES:
+            raise LmlabError(f"split {name!r} is unknown; choose one of {', '.join(SPLIT_NAMES)}")
+        return getattr(self, name)
+
+    def longest(self) -> tuple[int, int]:
+        """(longest source, longest target) in words over every split."""
+        pairs = [*self.train, *self.val, *self.test]
+        return max(len(s.split()) for s, _ in pairs), max(len(t.split()) for _, t in pairs)
+
+    def describe(self) -> list[str]:
+        longest_source, longest_target = self.longest()
+        return [
+            f"{self.name} ({self.origin}): {len(self.train):,} train, {len(self.val):,} val, "
+            f"{len(self.test):,} test pairs",
+            f"vocabulary ({self.tokenizer.vocab_size} tokens): {' '.join(self.tokenizer.tokens)}",
+            f"longest command {longest_source} words, longest action sequence {longest_target}; "
+            f"longest sequence <s> command actions </s> = {longest_source + longest_target + 2} tokens",
+        ]
+
+
+def load_pair_task(
+    config: DataConfig, data_dir: Path | None = None, tokenizer: WordTokenizer | None = None
+) -> PairTask:
+    """Read the configured pairs, hold out the validation share and fit (or reuse) the tokenizer."""
+    if config.train_file:
+        train_path = Path(config.train_file).expanduser()
+        pairs = _nonempty(scan.read_pairs(train_path), train_path)
+        test = _nonempty(scan.read_pairs(Path(config.test_file).expanduser()), config.test_file) if (
+            config.test_file
+        ) else []
+        name, origin = train_path.name, str(train_path)
+    else:
+        pairs, test, origin = scan.load_split(config.split, config.source, data_dir, config.split_seed)
+        name = f"SCAN {config.split}"
+    shuffled = sorted(pairs)  # the same pairs in any order give the same split
+    random.Random(config.split_seed).shuffle(shuffled)
+    n_train = int(round(config.train_fraction * len(shuffled)))
+    if n_train == len(shuffled) or n_train == 0:
+        raise LmlabError(
+            f"{len(shuffled)} training pairs leave no validation (or no training) pairs at "
+            f"data.train_fraction={config.train_fraction}; give more pairs or change the fraction"
+        )
+    train, val = shuffled[:n_train], shuffled[n_train:]
+    test = test or val  # a train file alone: the held-out pairs stand in for a test set
+    tokenizer = tokenizer or WordTokenizer.fit([text for pair in [*pairs, *test] for text in pair])
+    return PairTask(name, origin, train, val, test, tokenizer)
+
+
+def _nonempty(pairs: list[Pair], path) -> list[Pair]:
+    if not pairs:
+        raise LmlabError(f"{path} holds no 'IN: ... OUT: ...' lines; give a SCAN-format file")
+    return pairs
