@@ -12,11 +12,14 @@ import torch
 from lmlab.config import apply_overrides, config_keys
 from lmlab.data import known_vocab_size
 from lmlab.data.corpus import load_corpus
+from lmlab.data.pairs import load_pair_task
 from lmlab.errors import LmlabError
 from lmlab.evaluation.loss import evaluate_split
+from lmlab.evaluation.translation import breakdown_markdown, evaluate_translation, summary_lines, write_report
 from lmlab.experiments.compare import compare as run_comparison
 from lmlab.experiments.compare import to_markdown
 from lmlab.generation.decode import stream
+from lmlab.generation.translate import check_words, translate
 from lmlab.models import build_model
 from lmlab.models.params import count_parameters
 from lmlab.plots.curves import plot_loss_curves
@@ -59,7 +62,9 @@ def sample(args: argparse.Namespace) -> int:
         raise LmlabError("--top-p must be in (0, 1]")
     if args.top_k is not None and args.top_k < 1:
         raise LmlabError("--top-k must be at least 1")
-    _config, tokenizer, model = load_model(open_run(args.run), args.checkpoint, args.device)
+    config, tokenizer, model = load_model(open_run(args.run), args.checkpoint, args.device)
+    if config.data.is_pair_task:
+        return _translate_prompt(args, tokenizer, model)
     device = next(model.parameters()).device
     prompt_ids = torch.tensor([tokenizer.encode(args.prompt)], device=device)
     if prompt_ids.numel() == 0:
@@ -89,15 +94,24 @@ def sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _translate_prompt(args: argparse.Namespace, tokenizer, model) -> int:
+    """`lmlab sample` on a pair task: the command's actions, greedy or by beam search."""
+    command = " ".join(args.prompt.split())
+    check_words(tokenizer, command)
+    (actions,) = translate(model, tokenizer, [command], beam_width=args.beam)
+    print(actions)
+    return 0
+
+
 def evaluate(args: argparse.Namespace) -> int:
     run = open_run(args.run)
     config, tokenizer, model = load_model(run, args.checkpoint, args.device)
+    if config.data.is_pair_task:
+        return _evaluate_pairs(args, run, config, tokenizer, model)
     corpus = load_corpus(config.data, args.data_dir, tokenizer)
     device = next(model.parameters()).device
-    splits = [s.strip() for s in args.splits.split(",") if s.strip()]
-    unknown = set(splits) - {"train", "val"}
-    if unknown:
-        raise LmlabError(f"--splits has unknown split(s) {sorted(unknown)}; use train and/or val")
+    splits = _parse_splits(args.splits or "train,val", ("train", "val"))
+    args.batch_size = args.batch_size or 64
     bits_header = "bits/char" if tokenizer.is_character_level else "bits/token"
     print(f"{run.path} ({args.checkpoint} checkpoint)")
     print(f"{'split':<6} {'tokens':>10} {'loss':>8} {'perplexity':>11} {bits_header:>10}")
@@ -107,6 +121,30 @@ def evaluate(args: argparse.Namespace) -> int:
             f"{split:<6} {score.tokens:>10,} {score.loss:>8.4f} {score.perplexity:>11.3f} "
             f"{score.bits_per_token:>10.4f}"
         )
+    return 0
+
+
+def _parse_splits(text: str, known: tuple[str, ...]) -> list[str]:
+    splits = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = set(splits) - set(known)
+    if unknown or not splits:
+        raise LmlabError(f"--splits has unknown split(s) {sorted(unknown)}; use {', '.join(known)}")
+    return splits
+
+
+def _evaluate_pairs(args: argparse.Namespace, run, config, tokenizer, model) -> int:
+    task = load_pair_task(config.data, args.data_dir, tokenizer)
+    print(f"{run.path} ({args.checkpoint} checkpoint), {task.name}")
+    for split in _parse_splits(args.splits or "test", ("train", "val", "test")):
+        report = evaluate_translation(
+            model, tokenizer, task.split(split), split, args.beam, batch_size=args.batch_size or 512
+        )
+        decoding = "greedy" if args.beam == 1 else f"beam{args.beam}"
+        out_dir = args.out / split if args.out else run.path / "eval" / f"{split}-{decoding}"
+        paths = write_report(report, out_dir)
+        print("\n".join(summary_lines(report)))
+        print(breakdown_markdown(report))
+        print(f"wrong predictions: {paths['wrong']}; chart: {paths['plot']}; tables: {paths['summary']}")
     return 0
 
 

@@ -57,13 +57,30 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=None, help="makes sampling repeatable")
     sample.add_argument("--no-cache", action="store_true", help="recompute the whole context for every token")
     sample.add_argument("--show-probs", action="store_true", help="print each token's probability after it")
+    sample.add_argument(
+        "--beam", type=int, default=1, metavar="K", help="SCAN: beam search of width K (default: greedy)"
+    )
     sample.set_defaults(handler=commands.sample)
 
-    evaluate = sub.add_parser("eval", help="exact loss, perplexity and bits per character on train and val")
+    evaluate = sub.add_parser(
+        "eval",
+        help="text: exact loss, perplexity, bits/char; pair tasks (SCAN): exact match and its breakdown",
+    )
     _add_run_arguments(evaluate)
     evaluate.add_argument("--data-dir", type=Path, help="folder holding the data files")
-    evaluate.add_argument("--batch-size", type=int, default=64)
-    evaluate.add_argument("--splits", default="train,val", help="comma-separated: train,val")
+    evaluate.add_argument(
+        "--batch-size", type=int, help="sequences per forward pass (default 64 for loss, 512 for decoding)"
+    )
+    evaluate.add_argument(
+        "--splits",
+        help="comma-separated; text: train,val (default both); pair tasks: train,val,test (default test)",
+    )
+    evaluate.add_argument(
+        "--beam", type=int, default=1, metavar="K", help="pair tasks: beam search of width K"
+    )
+    evaluate.add_argument(
+        "--out", type=Path, help="pair tasks: folder for the report (default RUN_DIR/eval/SPLIT-DECODING)"
+    )
     evaluate.set_defaults(handler=commands.evaluate)
 
     plot = sub.add_parser("plot", help="PNG of train/val loss against step for one or more runs")

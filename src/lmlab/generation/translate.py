@@ -1,0 +1,179 @@
+"""Decoding for pair tasks: `<s> source` in, target tokens out until `</s>`.
+
+Sources are grouped by length, so a batch needs no padding and every row's prompt ends at the same
+position; each batch is prefilled once and then decoded one position per step with the model's
+cache (keys and values for a transformer, the state for an LSTM).
+- greedy: the likeliest token at each step; a row that emits `</s>` leaves the batch, so the
+  remaining rows no longer pay for it.
+- beam search of width k: k hypotheses per source scored by their summed log-probability; a
+  finished hypothesis keeps its score and competes with the open ones until every beam of the
+  source has finished (no length normalisation: targets here are deterministic).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import torch
+import torch.nn.functional as F
+
+from lmlab.errors import LmlabError
+from lmlab.tokenizers.word import WordTokenizer
+
+
+class _Stepper:
+    """Feeds a batch of sequences to the model position by position, with its cache when it has one."""
+
+    def __init__(self, model, batch_size: int) -> None:
+        self.model = model
+        self.cache = model.new_cache(batch_size)
+        self.context = model.context_size
+        self.use_segments = bool(getattr(model.config, "segment_embeddings", False))
+        self.sequence: torch.Tensor | None = None  # kept only for models without a cache
+
+    def start(self, prompt: torch.Tensor) -> torch.Tensor:
+        """Prompt (B, L), all of segment 0 -> logits (B, V) for the first target token."""
+        if self.cache is None:
+            self.sequence = prompt
+        return self._logits(prompt, segment=0)
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens (B,) of segment 1, appended -> logits (B, V) for the next position."""
+        tokens = tokens[:, None]
+        if self.cache is None:
+            self.sequence = torch.cat([self.sequence, tokens], dim=1)
+            context = self.sequence if self.context is None else self.sequence[:, -self.context :]
+            return self._logits(context, segment=None)
+        return self._logits(tokens, segment=1)
+
+    def select(self, rows: torch.Tensor) -> None:
+        if self.cache is not None:
+            self.cache.select(rows)
+        else:
+            self.sequence = self.sequence.index_select(0, rows)
+
+    def _logits(self, ids: torch.Tensor, segment: int | None) -> torch.Tensor:
+        extra = {}
+        if self.use_segments:
+            extra["segments"] = torch.full_like(ids, segment)
+        return self.model(ids, cache=self.cache, **extra)[0][:, -1].float()
+
+
+def check_words(tokenizer: WordTokenizer, source: str) -> None:
+    """Refuse a source with words outside the vocabulary instead of reading them as <unk>."""
+    unknown = tokenizer.unknown_words(source)
+    if unknown:
+        known = [t for t in tokenizer.tokens if not t.startswith("<")]
+        raise LmlabError(
+            f"unknown word(s) {', '.join(repr(w) for w in unknown)} in {source!r}; "
+            f"this model knows: {' '.join(known)}"
+        )
+    if not source.split():
+        raise LmlabError("the command is empty; give one with --prompt, e.g. --prompt 'jump twice'")
+
+
+@torch.inference_mode()
+def translate(
+    model,
+    tokenizer: WordTokenizer,
+    sources: list[str],
+    beam_width: int = 1,
+    batch_size: int = 512,
+    max_new_tokens: int | None = None,
+) -> list[str]:
+    """Decode the target of every source (greedy when beam_width is 1), in the order given."""
+    if beam_width < 1:
+        raise LmlabError(f"beam width {beam_width} must be at least 1")
+    model.eval()
+    device = next(model.parameters()).device
+    by_length: dict[int, list[int]] = defaultdict(list)
+    prompts = [[tokenizer.bos_id, *tokenizer.encode(s)] for s in sources]
+    for i, prompt in enumerate(prompts):
+        by_length[len(prompt)].append(i)
+    outputs: list[list[int]] = [[] for _ in sources]
+    rows_per_batch = max(1, batch_size // beam_width)
+    for length, indices in sorted(by_length.items()):
+        limit = _max_new(model, length, max_new_tokens)
+        for start in range(0, len(indices), rows_per_batch):
+            chunk = indices[start : start + rows_per_batch]
+            prompt = torch.tensor([prompts[i] for i in chunk], device=device)
+            if beam_width == 1:
+                decoded = _greedy(model, prompt, tokenizer.eos_id, limit)
+            else:
+                decoded = _beam(model, prompt, tokenizer.eos_id, tokenizer.pad_id, beam_width, limit)
+            for i, ids in zip(chunk, decoded, strict=True):
+                outputs[i] = ids
+    return [tokenizer.decode(ids) for ids in outputs]
+
+
+def _max_new(model, prompt_length: int, max_new_tokens: int | None) -> int:
+    context = model.context_size
+    room = context - prompt_length if context is not None and context > 1 else None
+    if room is not None and room < 1:
+        raise LmlabError(
+            f"a command of {prompt_length - 1} words fills the model's context of {context} positions; "
+            "train with a larger model.block_size"
+        )
+    if max_new_tokens is None:
+        return room if room is not None else 256
+    return min(max_new_tokens, room) if room is not None else max_new_tokens
+
+
+def _greedy(model, prompt: torch.Tensor, eos_id: int, max_new: int) -> list[list[int]]:
+    """Greedy targets of a batch of equal-length prompts, each row stopping at </s>."""
+    n = prompt.size(0)
+    stepper = _Stepper(model, n)
+    logits = stepper.start(prompt)
+    live = torch.arange(n)  # original row of each row still decoding
+    outputs: list[list[int]] = [[] for _ in range(n)]
+    for step in range(max_new):
+        tokens = logits.argmax(dim=-1)
+        done = tokens == eos_id
+        for row, token, finished in zip(live.tolist(), tokens.tolist(), done.tolist(), strict=True):
+            if not finished:
+                outputs[row].append(token)
+        if bool(done.all()) or step == max_new - 1:
+            break
+        if bool(done.any()):
+            keep = (~done).nonzero().squeeze(1)
+            stepper.select(keep.to(tokens.device))
+            live, tokens = live[keep.cpu()], tokens[keep]
+        logits = stepper.step(tokens)
+    return outputs
+
+
+def _beam(model, prompt: torch.Tensor, eos_id: int, pad_id: int, k: int, max_new: int) -> list[list[int]]:
+    """Beam search of width k for a batch of equal-length prompts; the best finished beam wins."""
+    n, device = prompt.size(0), prompt.device
+    stepper = _Stepper(model, n)
+    logits = stepper.start(prompt)
+    vocab = logits.size(-1)
+    k = min(k, vocab)
+    expand = torch.arange(n, device=device).repeat_interleave(k)
+    stepper.select(expand)
+    log_probs = F.log_softmax(logits, dim=-1).index_select(0, expand)  # (n k, V)
+    scores = torch.full((n, k), float("-inf"), device=device)
+    scores[:, 0] = 0.0  # the k copies are one hypothesis until the first expansion
+    finished = torch.zeros(n * k, dtype=torch.bool, device=device)
+    tokens = torch.empty((n * k, 0), dtype=torch.long, device=device)
+    base = torch.arange(n, device=device)[:, None] * k
+    for step in range(max_new):
+        # a finished beam may only grow by <pad> at no cost, so it keeps its score
+        log_probs = log_probs.masked_fill(finished[:, None], float("-inf"))
+        log_probs[finished, pad_id] = 0.0
+        candidates = (scores[:, :, None] + log_probs.view(n, k, vocab)).view(n, k * vocab)
+        scores, flat = candidates.topk(k, dim=-1)  # (n, k), best first
+        rows = (base + flat // vocab).view(-1)
+        new_tokens = (flat % vocab).view(-1)
+        tokens = torch.cat([tokens.index_select(0, rows), new_tokens[:, None]], dim=1)
+        finished = finished.index_select(0, rows) | (new_tokens == eos_id)
+        if bool(finished.all()) or step == max_new - 1:
+            break
+        stepper.select(rows)
+        log_probs = F.log_softmax(stepper.step(new_tokens), dim=-1)
+    best = tokens.view(n, k, -1)[:, 0]  # topk sorts: beam 0 has the highest score
+    outputs = []
+    for row in best.tolist():
+        ids = row[: row.index(eos_id)] if eos_id in row else row
+        outputs.append([t for t in ids if t != pad_id])
+    return outputs
