@@ -103,3 +103,16 @@ def test_config_file_with_unknown_key_is_refused(tmp_path):
     path.write_text(json.dumps(raw))
     with pytest.raises(LmlabError, match="model.n_layerz"):
         load_config_file(path)
+
+
+def test_presets_join_with_plus_later_ones_winning():
+    config = load_preset("scan-length+model-6x8x64")
+    assert (config.model.n_layer, config.model.n_head, config.model.n_embd) == (6, 8, 64)
+    assert config.data.split == "length" and config.model.block_size == 64
+    assert config.preset == "scan-length+model-6x8x64"
+    sizes = [load_preset(f"scan-simple+{m}").model for m in ("model-2x2x16", "model-4x4x32", "model-6x8x64")]
+    assert [(m.n_layer, m.n_head, m.n_embd) for m in sizes] == [(2, 2, 16), (4, 4, 32), (6, 8, 64)]
+    splits = ["scan-simple", "scan-length", "scan-addprim-jump", "scan-addprim-turn-left"]
+    assert [load_preset(s).data.split for s in splits] == ["simple", "length", "addprim_jump", "addprim_turn_left"]
+    with pytest.raises(LmlabError, match="unknown preset 'model-9'"):
+        load_preset("scan-simple+model-9")

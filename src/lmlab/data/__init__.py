@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lmlab.config import DataConfig
 from lmlab.data import shakespeare
 
+SCAN_VOCAB_SIZE = 23  # 4 specials, 13 command words, 6 actions
 
-def known_vocab_size(config: DataConfig) -> int:
-    """Vocabulary size of a configured corpus and tokenizer without reading the data (for `lmlab info`)."""
-    assert config.dataset == "shakespeare" and config.tokenizer == "char", config
-    return shakespeare.CHAR_VOCAB_SIZE
+
+def known_vocab_size(config: DataConfig, data_dir: Path | None = None) -> int:
+    """Vocabulary size of a configured data set (for `lmlab info`), reading data only when it must."""
+    if config.dataset == "shakespeare":
+        return shakespeare.CHAR_VOCAB_SIZE
+    if not config.train_file:
+        return SCAN_VOCAB_SIZE
+    from lmlab.data.pairs import load_pair_task  # imports this package: load lazily
+
+    return load_pair_task(config, data_dir).tokenizer.vocab_size

@@ -16,8 +16,11 @@ from pathlib import Path
 import torch
 
 from lmlab.config import RunConfig, apply_overrides
+from lmlab.data.batches import PairBatches
 from lmlab.data.corpus import load_corpus
-from lmlab.evaluation.loss import evaluate_split
+from lmlab.data.pairs import load_pair_task
+from lmlab.evaluation.loss import estimate_loss, evaluate_split
+from lmlab.evaluation.translation import evaluate_translation
 from lmlab.generation.decode import generate
 from lmlab.models.params import count_parameters
 from lmlab.plots.curves import plot_loss_curves
@@ -37,7 +40,11 @@ class ComparisonRow:
     tokens: int
     seconds: float  # training time: evaluations and checkpoints excluded
     val_loss: float  # whole validation split, best checkpoint
-    sample: str  # the first two non-empty lines of a sample at temperature 0.8
+    sample: str  # text: the first two non-empty lines of a sample at temperature 0.8
+    epochs: float | None = None  # pair tasks: passes over the training pairs
+    seconds_per_epoch: float | None = None
+    test_exact_match: float | None = None  # pair tasks: greedy decoding of the whole test split
+    test_token_accuracy: float | None = None
 
 
 def parse_entry(entry: str, base_overrides: list[str]) -> RunConfig:
@@ -82,6 +89,8 @@ def _finished(run_path: Path, max_steps: int) -> bool:
 
 def _score(entry: str, run: RunDir, data_dir: Path | None) -> ComparisonRow:
     config, tokenizer, model = load_model(run, "best", "cpu")
+    if config.data.is_pair_task:
+        return _score_pairs(entry, run, config, tokenizer, model, data_dir)
     corpus = load_corpus(config.data, data_dir, tokenizer)
     score = evaluate_split(model, corpus.val, config.model.block_size, 64, torch.device("cpu"))
     prompt = torch.tensor([tokenizer.encode("\n")])
@@ -102,8 +111,37 @@ def _score(entry: str, run: RunDir, data_dir: Path | None) -> ComparisonRow:
     )
 
 
+def _score_pairs(entry: str, run: RunDir, config, tokenizer, model, data_dir: Path | None) -> ComparisonRow:
+    """Pair tasks: whole-split val loss, and exact match of greedy decoding on the test split."""
+    data = PairBatches(load_pair_task(config.data, data_dir, tokenizer), 256, config.model.block_size, 0)
+    segments = config.model.segment_embeddings
+    cpu = torch.device("cpu")
+    val_loss = estimate_loss(model, data.loss_batches("val", 0, 0), cpu, use_segments=segments)
+    report = evaluate_translation(model, tokenizer, data.task.test, "test")
+    parameters = count_parameters(model)
+    last = run.metrics()[-1]
+    epochs = last["step"] * config.train.sequences_per_step / data.epoch_size
+    return ComparisonRow(
+        entry=entry,
+        kind=config.model.kind,
+        parameters=parameters.total,
+        non_embedding=parameters.non_embedding,
+        steps=last["step"],
+        tokens=last["tokens"],
+        seconds=round(last["train_time"], 1),
+        val_loss=round(val_loss, 4),
+        sample="",
+        epochs=round(epochs, 2),
+        seconds_per_epoch=round(last["train_time"] / epochs, 2),
+        test_exact_match=round(report.exact_match, 4),
+        test_token_accuracy=round(report.token_accuracy, 4),
+    )
+
+
 def to_markdown(rows: list[ComparisonRow]) -> str:
-    """A Markdown table, the lowest val loss in bold."""
+    """A Markdown table, the lowest val loss (and the best exact match) in bold."""
+    if all(r.test_exact_match is not None for r in rows):
+        return _pairs_markdown(rows)
     best = min(r.val_loss for r in rows)
     lines = [
         "| run | kind | parameters | steps | seconds | val loss | sample (temperature 0.8, two lines) |",
@@ -114,5 +152,23 @@ def to_markdown(rows: list[ComparisonRow]) -> str:
         sample = r.sample.replace("|", "\\|")
         lines.append(
             f"| `{r.entry}` | {r.kind} | {r.parameters:,} | {r.steps} | {r.seconds:.1f} | {loss} | {sample} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _pairs_markdown(rows: list[ComparisonRow]) -> str:
+    best_loss = min(r.val_loss for r in rows)
+    best_match = max(r.test_exact_match for r in rows)
+    lines = [
+        "| run | parameters | steps | epochs | s/epoch | val loss | test exact match | test token accuracy |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        loss = f"**{r.val_loss:.4f}**" if r.val_loss == best_loss else f"{r.val_loss:.4f}"
+        match = f"{100 * r.test_exact_match:.2f}%"
+        match = f"**{match}**" if r.test_exact_match == best_match else match
+        lines.append(
+            f"| `{r.entry}` | {r.parameters:,} | {r.steps} | {r.epochs:g} | {r.seconds_per_epoch:.1f} "
+            f"| {loss} | {match} | {100 * r.test_token_accuracy:.2f}% |"
         )
     return "\n".join(lines) + "\n"

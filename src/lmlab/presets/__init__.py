@@ -1,9 +1,14 @@
-"""Presets: named run configurations shipped as JSON files in this folder."""
+"""Presets: named run configurations shipped as JSON files in this folder.
+
+A preset may cover only part of a config (the model-* presets hold just a model size); presets join
+with "+", later ones overriding earlier ones key by key: `scan-length+model-6x8x64`.
+"""
 
 from __future__ import annotations
 
 import json
 from importlib import resources
+from typing import Any
 
 from lmlab.config import RunConfig
 from lmlab.errors import LmlabError
@@ -16,8 +21,15 @@ def preset_names() -> list[str]:
 
 
 def load_preset(name: str) -> RunConfig:
-    """The preset's config, with `preset` set to its name."""
+    """The config of a preset, or of presets joined by "+", with `preset` set to the name."""
+    merged: dict[str, dict[str, Any]] = {}
+    for part in name.split("+"):
+        for section, values in _raw(part.strip()).items():
+            merged.setdefault(section, {}).update(values)
+    return RunConfig.from_dict({"preset": name, **merged}, source=f"preset {name}")
+
+
+def _raw(name: str) -> dict[str, dict[str, Any]]:
     if name not in preset_names():
         raise LmlabError(f"unknown preset {name!r}; choose one of: {', '.join(preset_names())}")
-    raw = json.loads(resources.files(__package__).joinpath(f"{name}.json").read_text())
-    return RunConfig.from_dict({"preset": name, **raw}, source=f"preset {name}")
+    return json.loads(resources.files(__package__).joinpath(f"{name}.json").read_text())
