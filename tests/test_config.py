@@ -113,6 +113,7 @@ def test_presets_join_with_plus_later_ones_winning():
     sizes = [load_preset(f"scan-simple+{m}").model for m in ("model-2x2x16", "model-4x4x32", "model-6x8x64")]
     assert [(m.n_layer, m.n_head, m.n_embd) for m in sizes] == [(2, 2, 16), (4, 4, 32), (6, 8, 64)]
     splits = ["scan-simple", "scan-length", "scan-addprim-jump", "scan-addprim-turn-left"]
-    assert [load_preset(s).data.split for s in splits] == ["simple", "length", "addprim_jump", "addprim_turn_left"]
+    expected = ["simple", "length", "addprim_jump", "addprim_turn_left"]
+    assert [load_preset(s).data.split for s in splits] == expected
     with pytest.raises(LmlabError, match="unknown preset 'model-9'"):
         load_preset("scan-simple+model-9")

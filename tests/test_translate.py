@@ -177,3 +177,13 @@ def test_block_size_too_small_for_scan_is_refused(tmp_path):
     config = apply_overrides(load_preset("scan-simple"), ["model.block_size=40", "train.device=cpu"])
     with pytest.raises(LmlabError, match="needs 58 positions"):
         train(config, tmp_path / "r", progress=False)
+
+
+def test_the_run_records_which_simple_split_auto_found(tmp_path, monkeypatch):
+    overrides = [*SMALL_SCAN[:4], "train.max_steps=1", "train.eval_steps=1", "train.device=cpu"]
+    config = apply_overrides(load_preset("scan-simple"), overrides)
+    train(config, tmp_path / "official", data_dir=SHARED_DATA, progress=False)
+    assert RunDir(tmp_path / "official").config().data.source == "official"
+    monkeypatch.delenv("LMLAB_DATA_DIR")
+    train(config, tmp_path / "generated", progress=False)
+    assert RunDir(tmp_path / "generated").config().data.source == "generated"

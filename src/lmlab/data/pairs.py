@@ -29,6 +29,11 @@ class PairTask:
     test: list[Pair]
     tokenizer: WordTokenizer
 
+    @property
+    def source(self) -> str:
+        """What data.source="auto" resolved to: official or generated (a train file counts as official)."""
+        return "generated" if self.origin.startswith("generated") else "official"
+
     def split(self, name: str) -> list[Pair]:
         if name not in SPLIT_NAMES:
             raise LmlabError(f"split {name!r} is unknown; choose one of {', '.join(SPLIT_NAMES)}")

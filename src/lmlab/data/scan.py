@@ -194,7 +194,8 @@ GENERATED_SPLITS = ("simple", "length", "addprim_jump", "addprim_turn_left")
 def load_split(
     split: str, source: str = "auto", data_dir: Path | None = None, seed: int = 0
 ) -> tuple[list[Pair], list[Pair], str]:
-    """(train, test, where they came from) for a named split.
+    """(train, test, where they came from) for a named split; the description starts with
+    "official" or "generated", the source that "auto" resolved to.
 
     source "generated": from the grammar (the template splits of Loula et al. 2018 are not
     rule-generated here, only fetched); "official": the published files, fetched and verified on

@@ -16,8 +16,9 @@ def plot_breakdown(report, out: Path) -> Path:
     panels = (("target", "action-sequence length (actions)"), ("source", "command length (words)"))
     for ax, (of, label) in zip(axes, panels, strict=True):
         buckets = report.by_length(of)
-        xs = [str(b.length) for b in buckets]
-        bars = ax.bar(xs, [100 * b.exact_match for b in buckets], color="tab:blue")
+        positions = list(range(len(buckets)))  # one bar per length present, labelled with the length
+        bars = ax.bar(positions, [100 * b.exact_match for b in buckets], color="tab:blue")
+        ax.set_xticks(positions, [str(b.length) for b in buckets])
         for bar, b in zip(bars, buckets, strict=True):
             ax.annotate(
                 str(b.count),

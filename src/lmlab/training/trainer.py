@@ -17,7 +17,7 @@ from torch import nn
 from tqdm import tqdm
 
 from lmlab.config import RunConfig
-from lmlab.data.batches import BatchSource, make_batches
+from lmlab.data.batches import BatchSource, PairBatches, make_batches
 from lmlab.errors import LmlabError
 from lmlab.evaluation.loss import estimate_loss, segment_arguments
 from lmlab.models import build_model
@@ -89,6 +89,9 @@ def _setup(config: RunConfig, run_path: Path, data_dir: Path | None, resume: boo
     config = dataclasses.replace(
         config, model=dataclasses.replace(config.model, vocab_size=data.tokenizer.vocab_size)
     )
+    if isinstance(data, PairBatches) and config.data.source == "auto":
+        # record what "auto" found, so eval scores the test split this run was trained against
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data, source=data.task.source))
     for line in data.describe():
         log.info("%s", line)
     run_path.mkdir(parents=True, exist_ok=True)
