@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from lmlab.cli.main import main
 from lmlab.config import apply_overrides
+from lmlab.data.batches import PairBatches
 from lmlab.data.pairs import load_pair_task
 from lmlab.data.scan import generate_commands
 from lmlab.errors import LmlabError
@@ -187,3 +188,28 @@ def test_the_run_records_which_simple_split_auto_found(tmp_path, monkeypatch):
     monkeypatch.delenv("LMLAB_DATA_DIR")
     train(config, tmp_path / "generated", progress=False)
     assert RunDir(tmp_path / "generated").config().data.source == "generated"
+
+
+def test_resume_continues_the_pair_order_exactly(tmp_path):
+    overrides = [*SMALL_SCAN[:4], "train.batch_size=8", "train.max_steps=12", "train.eval_interval=4"]
+    overrides += ["train.eval_steps=1", "train.device=cpu"]
+    config = apply_overrides(load_preset("scan-simple"), overrides)
+    train(config, tmp_path / "straight", data_dir=SHARED_DATA, progress=False)
+    train(config, tmp_path / "resumed", data_dir=SHARED_DATA, stop_after_step=5, progress=False)
+    train(config, tmp_path / "resumed", data_dir=SHARED_DATA, resume=True, progress=False)
+    straight, resumed = RunDir(tmp_path / "straight").metrics(), RunDir(tmp_path / "resumed").metrics()
+    assert [r["val_loss"] for r in straight] == [r["val_loss"] for r in resumed]
+    assert [r["tokens"] for r in straight] == [r["tokens"] for r in resumed]
+
+
+def test_pair_batches_cover_every_training_pair_once_per_epoch(loaded):
+    _, _, _, task = loaded
+    batches = PairBatches(task, batch_size=4, block_size=64, seed=5)
+    n = batches.epoch_size
+    assert sorted(batches._position(i, n) for i in range(n)) == list(range(n))
+    assert sorted(batches._position(i, n) for i in range(n, 2 * n)) == list(range(n))
+    first = [batches._position(i, n) for i in range(n)]
+    assert first != [batches._position(i, n) for i in range(n, 2 * n)]  # reshuffled each epoch
+    again = PairBatches(task, batch_size=4, block_size=64, seed=5)
+    generator = torch.Generator()
+    assert torch.equal(again.train_batch(3, generator).inputs, batches.train_batch(3, generator).inputs)
