@@ -213,3 +213,20 @@ def test_pair_batches_cover_every_training_pair_once_per_epoch(loaded):
     again = PairBatches(task, batch_size=4, block_size=64, seed=5)
     generator = torch.Generator()
     assert torch.equal(again.train_batch(3, generator).inputs, batches.train_batch(3, generator).inputs)
+
+
+def test_cli_trains_on_any_pair_files(tmp_path, capsys):
+    train_file = tmp_path / "train.txt"
+    train_file.write_text("".join(f"IN: walk {w} OUT: I_WALK I_{w.upper()}\n" for w in "abcdefghij"))
+    test_file = tmp_path / "test.txt"
+    test_file.write_text("IN: walk a OUT: I_WALK I_A\n")
+    settings = ["--set=train.max_steps=2", "--set=train.eval_steps=1", "--set=train.device=cpu"]
+    out = tmp_path / "run"
+    args = ["train", "scan-simple", "--quiet", "--out", str(out), "--train-file", str(train_file)]
+    assert main([*args, "--test-file", str(test_file), *settings]) == 0
+    assert RunDir(out).config().data.train_file == str(train_file.resolve())
+    assert "train.txt" in capsys.readouterr().err
+    assert main(["eval", str(out)]) == 0
+    assert "test: 1 pairs" in capsys.readouterr().out
+    assert main(["train", "scan-simple", "--out", str(tmp_path / "x"), "--train-file", "nope.txt"]) == 2
+    assert "nope.txt is not a file" in capsys.readouterr().err

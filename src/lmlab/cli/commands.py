@@ -30,6 +30,11 @@ from lmlab.training.trainer import train as run_training
 
 def train(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + ([f"train.device={args.device}"] if args.device else [])
+    for key, path in (("data.train_file", args.train_file), ("data.test_file", args.test_file)):
+        if path is not None:
+            if not path.is_file():
+                raise LmlabError(f"{path} is not a file; give a file of 'IN: <command> OUT: <actions>' lines")
+            overrides.append(f"{key}={path.resolve()}")
     if args.resume is not None:
         if args.preset:
             raise LmlabError("--resume continues a run with its own config; drop the preset name")

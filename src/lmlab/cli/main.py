@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, help="folder holding the data files (else $LMLAB_DATA_DIR, else download)"
     )
     train.add_argument("--device", help="shortcut for --set train.device=...")
+    train.add_argument(
+        "--train-file", type=Path, help="pair tasks: a file of 'IN: ... OUT: ...' lines to train on"
+    )
+    train.add_argument("--test-file", type=Path, help="pair tasks: the matching test file")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=commands.train)
 
