@@ -14,6 +14,7 @@ from pathlib import Path
 from lmlab.config import DataConfig
 from lmlab.data import scan
 from lmlab.data.scan import Pair
+from lmlab.data.seq2seq import longest_lengths
 from lmlab.errors import LmlabError
 from lmlab.tokenizers.word import WordTokenizer
 
@@ -41,8 +42,7 @@ class PairTask:
 
     def longest(self) -> tuple[int, int]:
         """(longest source, longest target) in words over every split."""
-        pairs = [*self.train, *self.val, *self.test]
-        return max(len(s.split()) for s, _ in pairs), max(len(t.split()) for _, t in pairs)
+        return longest_lengths([*self.train, *self.val, *self.test])
 
     def describe(self) -> list[str]:
         longest_source, longest_target = self.longest()
