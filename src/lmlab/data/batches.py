@@ -59,9 +59,8 @@ class PairBatches:
             name: [encode_pair(task.tokenizer, s, t) for s, t in task.split(name)]
             for name in ("train", "val")
         }
-        longest = max(len(p.ids) - 1 for pairs in self.encoded.values() for p in pairs)
-        longest_source, longest_target = task.longest()
-        longest = max(longest, longest_source + longest_target + 1)
+        longest_source, longest_target = task.longest()  # over test pairs too: decoding needs the room
+        longest = longest_source + longest_target + 1  # inputs are <s> source target (</s> is only predicted)
         if longest > block_size:
             raise LmlabError(
                 f"the longest sequence <s> command actions </s> needs {longest} positions but "
