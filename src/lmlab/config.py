@@ -100,7 +100,7 @@ class ModelConfig:
 
 MODEL_KINDS = ("bigram", "bigram_embed", "attention", "gpt", "lstm")
 ATTENTION_KINDS = ("attention", "gpt")  # the kinds that split n_embd into n_head heads
-NORMS = ("layernorm", "rmsnorm")
+NORMS = ("layernorm", "rmsnorm", "none")  # none: identity, as Nanda et al. 2023's grokking model
 POSITIONS = ("learned", "sinusoidal", "rotary")
 ACTIVATIONS = ("gelu", "relu")
 
@@ -122,6 +122,10 @@ class DataConfig:
     train_file: str = ""  # scan: any file of 'IN: ... OUT: ...' lines, instead of a named split
     test_file: str = ""
     split_seed: int = 0  # draws the validation pairs (and the generated simple split)
+    p: int = 31  # arithmetic: the modulus, equations over Z_p
+    operator: str = "+"  # arithmetic: + - * / (division by the modular inverse; p must be prime)
+    operation_orders: str = "2"  # arithmetic: "2" (a+b=r), "3" (a+b+c=r) or "2,3" (both, padded)
+    r_train: float = 0.5  # arithmetic: share of the equations (of each order) that train; the rest validate
 
     def __post_init__(self) -> None:
         _require(
@@ -151,16 +155,41 @@ class DataConfig:
             not self.test_file or bool(self.train_file),
             "data.test_file needs data.train_file too (--train-file PATH)",
         )
+        _require(self.p >= 2, f"data.p={self.p} must be at least 2")
+        _require(
+            self.operator in OPERATORS,
+            f"data.operator={self.operator!r} is unknown; choose one of {' '.join(OPERATORS)}",
+        )
+        _require(
+            self.operator != "/" or _is_prime(self.p),
+            f"data.operator=/ needs a prime modulus for inverses; data.p={self.p} is not prime",
+        )
+        _require(
+            bool(self.orders) and set(self.orders) <= {2, 3} and len(set(self.orders)) == len(self.orders),
+            f"data.operation_orders={self.operation_orders!r} must be 2, 3 or 2,3",
+        )
+        _require(0.0 < self.r_train < 1.0, f"data.r_train={self.r_train} must be in (0, 1)")
 
     @property
     def is_pair_task(self) -> bool:
         """Sequence-to-sequence pairs (conditional language modelling) rather than running text."""
-        return self.dataset == "scan"
+        return self.dataset in ("scan", "arithmetic")
+
+    @property
+    def orders(self) -> tuple[int, ...]:
+        """data.operation_orders as numbers: "2,3" -> (2, 3); an unparsable string gives ()."""
+        parts = [part.strip() for part in str(self.operation_orders).split(",")]
+        return tuple(int(part) for part in parts) if all(part.isdigit() for part in parts) else ()
 
 
-DATASETS = ("shakespeare", "scan")
+def _is_prime(n: int) -> bool:
+    return n >= 2 and all(n % d for d in range(2, int(n**0.5) + 1))
+
+
+DATASETS = ("shakespeare", "scan", "arithmetic")
 TOKENIZERS = ("char", "word")
-DATASET_TOKENIZERS = {"shakespeare": ("char",), "scan": ("word",)}
+DATASET_TOKENIZERS = {"shakespeare": ("char",), "scan": ("word",), "arithmetic": ("word",)}
+OPERATORS = ("+", "-", "*", "/")
 SCAN_SPLITS = (
     "simple",
     "length",
@@ -173,6 +202,7 @@ SCAN_SPLITS = (
 )
 SCAN_SOURCES = ("auto", "generated", "official")
 LR_DECAYS = ("cosine", "linear", "constant")
+LOSS_AVERAGES = ("token", "sequence")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "bfloat16")
 
@@ -200,6 +230,9 @@ class TrainConfig:
     device: str = "auto"
     dtype: str = "auto"
     compile: bool = False
+    # pair tasks: "token" averages the loss over every counted target; "sequence" averages each
+    # sequence's own mean over the batch (seed 002 problem 3), so short and long targets weigh the same
+    loss_average: str = "token"
 
     def __post_init__(self) -> None:
         for name in (
@@ -224,6 +257,10 @@ class TrainConfig:
         )
         _require(self.device in DEVICES, f"train.device={self.device!r} is unknown; choose one of {DEVICES}")
         _require(self.dtype in DTYPES, f"train.dtype={self.dtype!r} is unknown; choose one of {DTYPES}")
+        _require(
+            self.loss_average in LOSS_AVERAGES,
+            f"train.loss_average={self.loss_average!r} is unknown; choose one of {LOSS_AVERAGES}",
+        )
 
     @property
     def sequences_per_step(self) -> int:

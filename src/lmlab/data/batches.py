@@ -17,7 +17,7 @@ import torch
 from lmlab.config import RunConfig
 from lmlab.data.corpus import Corpus, load_corpus, random_windows
 from lmlab.data.pairs import PairTask, load_pair_task
-from lmlab.data.seq2seq import Batch, EncodedPair, collate, encode_pair
+from lmlab.data.seq2seq import Batch, collate, encode_pair
 from lmlab.errors import LmlabError
 
 
@@ -53,24 +53,34 @@ class CorpusBatches:
 
 class PairBatches:
     def __init__(self, task: PairTask, batch_size: int, block_size: int, seed: int) -> None:
-        self.task, self.batch_size, self.seed = task, batch_size, seed
+        self.task, self.seed = task, seed
         self.tokenizer = task.tokenizer
-        self.encoded = {
-            name: [encode_pair(task.tokenizer, s, t) for s, t in task.split(name)]
-            for name in ("train", "val")
-        }
+        all_pairs = [*task.train, *task.val, *task.test]
+        self.group_names = sorted({task.group(s) for s, _ in all_pairs}) if task.group else []
+        # every split encoded once into one padded batch; a training batch is a gather of its rows
+        self.splits = {name: self._encode(task.split(name)) for name in ("train", "val")}
+        self.lengths = {name: (b.inputs != self.tokenizer.pad_id).sum(1) for name, b in self.splits.items()}
+        self.batch_size = min(batch_size, self.epoch_size)  # more than every pair: a step sees all of them
         longest_source, longest_target = task.longest()  # over test pairs too: decoding needs the room
         longest = longest_source + longest_target + 1  # inputs are <s> source target (</s> is only predicted)
         if longest > block_size:
             raise LmlabError(
-                f"the longest sequence <s> command actions </s> needs {longest} positions but "
+                f"the longest sequence <s> source target </s> needs {longest} positions but "
                 f"model.block_size={block_size}; set --set model.block_size={longest} or more"
             )
         self._epoch, self._order = -1, torch.empty(0, dtype=torch.long)
 
+    def _encode(self, pairs: list[tuple[str, str]]) -> Batch:
+        group_index = {name: i for i, name in enumerate(self.group_names)}
+        encoded = [
+            encode_pair(self.tokenizer, s, t, group_index[self.task.group(s)] if self.task.group else 0)
+            for s, t in pairs
+        ]
+        return collate(encoded, self.tokenizer.pad_id)
+
     @property
     def epoch_size(self) -> int:
-        return len(self.encoded["train"])
+        return len(self.task.train)
 
     def describe(self) -> list[str]:
         return self.task.describe()
@@ -79,8 +89,8 @@ class PairBatches:
         """Micro-batch `index` of the endless stream of epochs, each a fresh seeded permutation."""
         n = self.epoch_size
         start = index * self.batch_size
-        rows = [self._position(i, n) for i in range(start, start + self.batch_size)]
-        return self._collate([self.encoded["train"][i] for i in rows])
+        rows = torch.tensor([self._position(i, n) for i in range(start, start + self.batch_size)])
+        return self.splits["train"].rows(rows, self.lengths["train"])
 
     def _position(self, i: int, n: int) -> int:
         epoch = i // n
@@ -91,16 +101,13 @@ class PairBatches:
 
     def loss_batches(self, split: str, n_batches: int, seed: int) -> Iterator[Batch]:
         """Validation: every pair, in order. Train: a fixed seeded sample of n_batches batches."""
-        pairs = self.encoded[split]
+        n = len(self.lengths[split])
+        rows = torch.arange(n)
         if split == "train":
             generator = torch.Generator().manual_seed(seed)
-            sample = torch.randperm(len(pairs), generator=generator)[: n_batches * self.batch_size]
-            pairs = [pairs[int(i)] for i in sample]
-        for i in range(0, len(pairs), self.batch_size):
-            yield self._collate(pairs[i : i + self.batch_size])
-
-    def _collate(self, pairs: list[EncodedPair]) -> Batch:
-        return collate(pairs, self.tokenizer.pad_id)
+            rows = torch.randperm(n, generator=generator)[: n_batches * self.batch_size]
+        for i in range(0, len(rows), self.batch_size):
+            yield self.splits[split].rows(rows[i : i + self.batch_size], self.lengths[split])
 
 
 BatchSource = CorpusBatches | PairBatches

@@ -1,18 +1,20 @@
 """Pair tasks: (source, target) pairs split into train / val / test, with their word tokenizer.
 
-The test set comes from the task (a named SCAN split, or --test-file). The validation set is a
+SCAN: the test set comes from the task (a named split, or --test-file). The validation set is a
 seeded `1 - train_fraction` share of the training pairs: it picks the best checkpoint, so the test
-set is never looked at during training.
+set is never looked at during training. Arithmetic: all equations split into train and val by
+`r_train`, as in seed 002; there is no separate test set, so test is val.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from lmlab.config import DataConfig
-from lmlab.data import scan
+from lmlab.data import arithmetic, scan
 from lmlab.data.scan import Pair
 from lmlab.data.seq2seq import longest_lengths
 from lmlab.errors import LmlabError
@@ -29,6 +31,9 @@ class PairTask:
     val: list[Pair]
     test: list[Pair]
     tokenizer: WordTokenizer
+    group: Callable[[str], str] | None = None  # source -> a label metrics are broken down by, if any
+    source_name: str = "command"  # what the log calls sources and targets
+    target_name: str = "action sequence"
 
     @property
     def source(self) -> str:
@@ -50,8 +55,9 @@ class PairTask:
             f"{self.name} ({self.origin}): {len(self.train):,} train, {len(self.val):,} val, "
             f"{len(self.test):,} test pairs",
             f"vocabulary ({self.tokenizer.vocab_size} tokens): {' '.join(self.tokenizer.tokens)}",
-            f"longest command {longest_source} words, longest action sequence {longest_target}; "
-            f"longest sequence <s> command actions </s> = {longest_source + longest_target + 2} tokens",
+            f"longest {self.source_name} {longest_source} words, "
+            f"longest {self.target_name} {longest_target}; "
+            f"longest sequence <s> source target </s> = {longest_source + longest_target + 2} tokens",
         ]
 
 
@@ -59,12 +65,16 @@ def load_pair_task(
     config: DataConfig, data_dir: Path | None = None, tokenizer: WordTokenizer | None = None
 ) -> PairTask:
     """Read the configured pairs, hold out the validation share and fit (or reuse) the tokenizer."""
+    if config.dataset == "arithmetic":
+        return _arithmetic_task(config, tokenizer)
     if config.train_file:
         train_path = Path(config.train_file).expanduser()
         pairs = _nonempty(scan.read_pairs(train_path), train_path)
-        test = _nonempty(scan.read_pairs(Path(config.test_file).expanduser()), config.test_file) if (
-            config.test_file
-        ) else []
+        test = (
+            _nonempty(scan.read_pairs(Path(config.test_file).expanduser()), config.test_file)
+            if (config.test_file)
+            else []
+        )
         name, origin = train_path.name, str(train_path)
     else:
         pairs, test, origin = scan.load_split(config.split, config.source, data_dir, config.split_seed)
@@ -81,6 +91,24 @@ def load_pair_task(
     test = test or val  # a train file alone: the held-out pairs stand in for a test set
     tokenizer = tokenizer or WordTokenizer.fit([text for pair in [*pairs, *test] for text in pair])
     return PairTask(name, origin, train, val, test, tokenizer)
+
+
+def _arithmetic_task(config: DataConfig, tokenizer: WordTokenizer | None) -> PairTask:
+    train, val = arithmetic.split_equations(config)
+    orders = "+".join(str(order) for order in config.orders)
+    name = f"arithmetic mod {config.p} ({config.operator}, order {orders}, r_train {config.r_train:g})"
+    tokenizer = tokenizer or arithmetic.arithmetic_tokenizer(config.p, config.operator)
+    return PairTask(
+        name,
+        "generated",
+        train,
+        val,
+        val,
+        tokenizer,
+        arithmetic.order_group,
+        "left-hand side",
+        "right-hand side",
+    )
 
 
 def _nonempty(pairs: list[Pair], path) -> list[Pair]:

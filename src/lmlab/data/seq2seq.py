@@ -20,11 +20,12 @@ from lmlab.tokenizers.word import WordTokenizer
 class EncodedPair:
     ids: list[int]  # <s> source target </s>
     source_length: int  # words in the source
+    group: int = 0  # index of the pair's metrics group (arithmetic: its operation order), else 0
 
 
-def encode_pair(tokenizer: WordTokenizer, source: str, target: str) -> EncodedPair:
+def encode_pair(tokenizer: WordTokenizer, source: str, target: str, group: int = 0) -> EncodedPair:
     source_ids, target_ids = tokenizer.encode(source), tokenizer.encode(target)
-    return EncodedPair([tokenizer.bos_id, *source_ids, *target_ids, tokenizer.eos_id], len(source_ids))
+    return EncodedPair([tokenizer.bos_id, *source_ids, *target_ids, tokenizer.eos_id], len(source_ids), group)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,19 @@ class Batch:
     targets: torch.Tensor  # (B, T) next ids; IGNORE_INDEX where the source or padding is predicted
     segments: torch.Tensor | None  # (B, T) 0 for <s> and source positions, 1 for target positions and padding
     n_tokens: int  # positions read (padding excluded), for tokens/s
+    groups: torch.Tensor | None = None  # (B,) metrics group of each row (pair tasks)
+
+    def rows(self, index: torch.Tensor, lengths: torch.Tensor) -> Batch:
+        """The rows `index` of a padded batch, cut to their longest sequence (`lengths`: (B,) per row)."""
+        kept = lengths.index_select(0, index)
+        T = int(kept.max())
+        return Batch(
+            self.inputs.index_select(0, index)[:, :T],
+            self.targets.index_select(0, index)[:, :T],
+            self.segments.index_select(0, index)[:, :T] if self.segments is not None else None,
+            int(kept.sum()),
+            self.groups.index_select(0, index) if self.groups is not None else None,
+        )
 
 
 def collate(pairs: list[EncodedPair], pad_id: int) -> Batch:
@@ -48,7 +62,8 @@ def collate(pairs: list[EncodedPair], pad_id: int) -> Batch:
         # input position j predicts ids[j+1]; targets are ids from index source_length + 1 on
         targets[row, pair.source_length : n] = ids[pair.source_length + 1 :]
         segments[row, : pair.source_length + 1] = 0
-    return Batch(inputs, targets, segments, sum(len(p.ids) - 1 for p in pairs))
+    groups = torch.tensor([p.group for p in pairs], dtype=torch.long)
+    return Batch(inputs, targets, segments, sum(len(p.ids) - 1 for p in pairs), groups)
 
 
 def longest_lengths(pairs: list[tuple[str, str]]) -> tuple[int, int]:

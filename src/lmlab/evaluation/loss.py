@@ -11,7 +11,7 @@ from torch import nn
 
 from lmlab.data.corpus import sequential_windows
 from lmlab.data.seq2seq import Batch
-from lmlab.models.loss import IGNORE_INDEX, next_token_loss
+from lmlab.models.loss import IGNORE_INDEX, next_token_loss, sequence_scores
 from lmlab.training.device import autocast
 
 
@@ -36,6 +36,56 @@ def estimate_loss(
         count += int((batch.targets != IGNORE_INDEX).sum())
     model.train(was_training)
     return (total / max(count, 1)).item()
+
+
+@torch.inference_mode()
+def evaluate_pairs(
+    model: nn.Module,
+    batches: Iterable[Batch],
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+    use_segments: bool = False,
+    loss_average: str = "token",
+    group_names: list[str] | None = None,
+) -> dict[str, float]:
+    """Loss and accuracy (every target of a sequence right, teacher-forced) over `batches` of pairs.
+
+    Returns {"loss", "acc"} and, for each group name g (e.g. "order2"), {"loss_g", "acc_g"} over the
+    rows of that group. The loss is averaged per token or per sequence (`loss_average`).
+    """
+    was_training = model.training
+    model.eval()
+    nll, counts, correct, groups = [], [], [], []
+    for batch in batches:
+        with autocast(device, dtype):
+            logits, _ = model(batch.inputs.to(device), **segment_arguments(batch, device, use_segments))
+        row_nll, row_count, row_correct = sequence_scores(logits, batch.targets.to(device))
+        nll.append(row_nll.double())
+        counts.append(row_count)
+        correct.append(row_correct)
+        groups.append(batch.groups.to(device) if batch.groups is not None else torch.zeros_like(row_count))
+    model.train(was_training)
+    every = _pair_metrics(torch.cat(nll), torch.cat(counts), torch.cat(correct), loss_average)
+    result = {"loss": every[0], "acc": every[1]}
+    all_groups = torch.cat(groups)
+    for index, name in enumerate(group_names or []):
+        rows = all_groups == index
+        if rows.any():
+            loss, acc = _pair_metrics(
+                torch.cat(nll)[rows], torch.cat(counts)[rows], torch.cat(correct)[rows], loss_average
+            )
+            result[f"loss_{name}"], result[f"acc_{name}"] = loss, acc
+    return result
+
+
+def _pair_metrics(
+    nll: torch.Tensor, counts: torch.Tensor, correct: torch.Tensor, loss_average: str
+) -> tuple[float, float]:
+    if loss_average == "sequence":
+        loss = (nll / counts.clamp_min(1)).mean()
+    else:
+        loss = nll.sum() / counts.sum().clamp_min(1)
+    return loss.item(), correct.double().mean().item()
 
 
 def segment_arguments(

@@ -2,7 +2,7 @@
 
 idx (B, T) -> token embedding (+ learned or sinusoidal positions) -> n_layer blocks -> final norm ->
 lm_head -> logits (B, T, V). Variants are config fields of this one model: model.norm (layernorm,
-rmsnorm), model.position (learned, sinusoidal, rotary), model.activation (gelu, relu),
+rmsnorm, none), model.position (learned, sinusoidal, rotary), model.activation (gelu, relu),
 model.mlp_ratio, model.bias, model.tie_weights, model.attention_window, and
 model.segment_embeddings (a learned vector per segment, 0 = source, 1 = target, added to the tokens'
 for conditional language modelling on pairs).
@@ -50,7 +50,10 @@ class GPT(LanguageModel):
         - Linear and Embedding weights: N(0, 0.02);
         - the output projections that write into the residual stream (attn.out_proj, mlp.out_proj):
           N(0, 0.02 / sqrt(2 * n_layer)), so the residual's variance does not grow with depth;
-        - biases: 0; norm weights: 1, norm biases: 0.
+        - biases: 0; norm weights: 1, norm biases: 0;
+        - with sinusoidal positions, the token embedding: N(0, 1/n_embd), read times sqrt(n_embd)
+          (Vaswani et al. 2017, section 3.4), so tokens enter at the scale of the fixed positions
+          (amplitude 1) instead of being drowned by them.
         """
         residual_std = 0.02 / math.sqrt(2 * self.config.n_layer)
         for name, module in self.named_modules():
@@ -65,6 +68,8 @@ class GPT(LanguageModel):
                 nn.init.ones_(module.weight)
                 if getattr(module, "bias", None) is not None:
                     nn.init.zeros_(module.bias)
+        if self.config.position == "sinusoidal":
+            nn.init.normal_(self.token_embedding.weight, mean=0.0, std=self.config.n_embd**-0.5)
 
     @property
     def context_size(self) -> int:
@@ -104,6 +109,8 @@ class GPT(LanguageModel):
         if start + T > self.config.block_size:
             raise ValueError(f"sequence of {start + T} tokens exceeds block_size {self.config.block_size}")
         x = self.token_embedding(idx)  # (B, T, C)
+        if self.config.position == "sinusoidal":
+            x = x * math.sqrt(self.config.n_embd)
         if self.config.position == "learned":
             x = x + self.position_embedding(torch.arange(start, start + T, device=idx.device))
         elif self.config.position == "sinusoidal":

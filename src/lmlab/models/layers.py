@@ -60,6 +60,8 @@ class RMSNorm(nn.Module):
 def make_norm(config: ModelConfig) -> nn.Module:
     if config.norm == "rmsnorm":
         return RMSNorm(config.n_embd)
+    if config.norm == "none":
+        return nn.Identity()
     return LayerNorm(config.n_embd, bias=config.bias)
 
 

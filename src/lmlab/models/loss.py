@@ -1,4 +1,4 @@
-"""The one language-modelling loss every model family uses."""
+"""The language-modelling losses every model family shares: per token, and per sequence."""
 
 from __future__ import annotations
 
@@ -16,3 +16,38 @@ def next_token_loss(logits: torch.Tensor, targets: torch.Tensor, reduction: str 
         ignore_index=IGNORE_INDEX,
         reduction=reduction,
     )
+
+
+def sequence_scores(
+    logits: torch.Tensor, targets: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per sequence of logits (B, T, V) and targets (B, T), over the counted targets only:
+    summed negative log-likelihood (B,), number of counted targets (B,), and whether every one of
+    them is the argmax prediction (B,) bool.
+    """
+    log_probs = F.log_softmax(logits.float(), dim=-1)  # (B, T, V)
+    counted = targets != IGNORE_INDEX  # (B, T)
+    picked = log_probs.gather(-1, targets.clamp_min(0).unsqueeze(-1)).squeeze(-1)  # (B, T)
+    nll = -(picked * counted).sum(dim=1)
+    correct = ((logits.argmax(dim=-1) == targets) | ~counted).all(dim=1)
+    return nll, counted.sum(dim=1), correct
+
+
+def sequence_loss_and_accuracy(
+    logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seed 002 problem 3: each sequence's mean NLL over its counted targets (the right-hand side of
+    an equation, padding excluded), and its accuracy: 1 when every counted target is predicted.
+
+    reduction "mean" averages both over the batch, "sum" adds them up, "none" returns them per
+    sequence (two (B,) tensors).
+    """
+    nll, counts, correct = sequence_scores(logits, targets)
+    loss, accuracy = nll / counts.clamp_min(1), correct.float()
+    if reduction == "mean":
+        return loss.mean(), accuracy.mean()
+    if reduction == "sum":
+        return loss.sum(), accuracy.sum()
+    if reduction == "none":
+        return loss, accuracy
+    raise ValueError(f"reduction {reduction!r} is unknown; choose mean, sum or none")

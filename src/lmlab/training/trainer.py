@@ -19,8 +19,9 @@ from tqdm import tqdm
 from lmlab.config import RunConfig
 from lmlab.data.batches import BatchSource, PairBatches, make_batches
 from lmlab.errors import LmlabError
-from lmlab.evaluation.loss import estimate_loss, segment_arguments
+from lmlab.evaluation.loss import estimate_loss, evaluate_pairs, segment_arguments
 from lmlab.models import build_model
+from lmlab.models.loss import sequence_loss_and_accuracy
 from lmlab.tokenizers import save_tokenizer
 from lmlab.training.checkpoint import (
     TrainingState,
@@ -125,6 +126,7 @@ def _fit(s: _Session, stop_after_step: int | None, progress: bool) -> TrainResul
     forward = maybe_compile(s.model, cfg.compile)
     pin = s.device.type == "cuda"
     use_segments = model_cfg.segment_embeddings
+    per_sequence = cfg.loss_average == "sequence" and isinstance(s.data, PairBatches)
     interrupted = False
     if s.state.step == 0:
         _evaluate_and_save(s, lr=lr_at(0, cfg))
@@ -152,7 +154,11 @@ def _fit(s: _Session, stop_after_step: int | None, progress: bool) -> TrainResul
                 y = batch.targets.to(s.device, non_blocking=pin)
                 segments = segment_arguments(batch, s.device, use_segments, non_blocking=pin)
                 with autocast(s.device, s.dtype):
-                    _, loss = forward(x, y, **segments)
+                    if per_sequence:
+                        logits, _ = forward(x, **segments)
+                        loss, _ = sequence_loss_and_accuracy(logits, y)
+                    else:
+                        _, loss = forward(x, y, **segments)
                 (loss / cfg.grad_accum_steps).backward()
                 s.state.tokens_seen += batch.n_tokens
                 window_tokens += batch.n_tokens
@@ -189,36 +195,71 @@ def _fit(s: _Session, stop_after_step: int | None, progress: bool) -> TrainResul
 def _evaluate_and_save(s: _Session, lr: float) -> None:
     start = time.perf_counter()
     cfg = s.config.train
-    losses = {
-        split: estimate_loss(
-            s.model,
-            s.data.loss_batches(split, cfg.eval_steps, seed=cfg.seed + s.state.step),
-            device=s.device,
-            dtype=s.dtype,
-            use_segments=s.config.model.segment_embeddings,
-        )
-        for split in ("train", "val")
-    }
-    _stop_if_not_finite(s, losses["train"])
+    scores = _scores(s)
+    _stop_if_not_finite(s, scores["train_loss"])
     record = {
         "step": s.state.step,
         "tokens": s.state.tokens_seen,
-        **({"epoch": round(s.state.step * cfg.sequences_per_step / s.data.epoch_size, 3)}
-           if s.data.epoch_size else {}),
-        "train_loss": losses["train"],
-        "val_loss": losses["val"],
+        **(
+            {"epoch": round(s.state.step * s.data.batch_size * cfg.grad_accum_steps / s.data.epoch_size, 3)}
+            if s.data.epoch_size
+            else {}
+        ),
+        **scores,
+        "param_norm": round(parameter_norm(s.model), 4),
         "lr": lr,
         "time": round(s.state.elapsed_seconds, 3),
         "train_time": round(s.state.elapsed_seconds - s.state.eval_seconds, 3),
     }
     s.run.append_metrics(record)
-    log.info("step %d: train loss %.4f, val loss %.4f", s.state.step, losses["train"], losses["val"])
-    is_best = losses["val"] < s.state.best_val_loss
+    accuracy = f", val acc {scores['val_acc']:.4f}" if "val_acc" in scores else ""
+    log.info(
+        "step %d: train loss %.4f, val loss %.4f%s",
+        s.state.step,
+        scores["train_loss"],
+        scores["val_loss"],
+        accuracy,
+    )
+    is_best = scores["val_loss"] < s.state.best_val_loss
     if is_best:
-        s.state.best_val_loss = losses["val"]
+        s.state.best_val_loss = scores["val_loss"]
     _save(s, best=is_best)
     if s.state.step > 0:  # the step-0 evaluation runs before the clock starts
         s.state.eval_seconds += time.perf_counter() - start
+
+
+def _scores(s: _Session) -> dict[str, float]:
+    """train_loss and val_loss; pair tasks add accuracies and a loss and accuracy per group."""
+    cfg = s.config.train
+    scores = {}
+    for split in ("train", "val"):
+        batches = s.data.loss_batches(split, cfg.eval_steps, seed=cfg.seed + s.state.step)
+        if not isinstance(s.data, PairBatches):
+            scores[f"{split}_loss"] = estimate_loss(
+                s.model,
+                batches,
+                device=s.device,
+                dtype=s.dtype,
+                use_segments=s.config.model.segment_embeddings,
+            )
+            continue
+        pair_scores = evaluate_pairs(
+            s.model,
+            batches,
+            device=s.device,
+            dtype=s.dtype,
+            use_segments=s.config.model.segment_embeddings,
+            loss_average=cfg.loss_average,
+            group_names=s.data.group_names,
+        )
+        scores.update({f"{split}_{name}": value for name, value in pair_scores.items()})
+    return dict(sorted(scores.items(), key=lambda item: (item[0].count("_"), item[0])))
+
+
+@torch.no_grad()
+def parameter_norm(model: nn.Module) -> float:
+    """The L2 norm of all parameters as one vector, ||theta||_2 (tied weights once)."""
+    return math.sqrt(sum(float(p.double().pow(2).sum()) for p in model.parameters()))
 
 
 def _save(s: _Session, best: bool) -> None:
