@@ -18,12 +18,18 @@ from lmlab.evaluation.loss import evaluate_split
 from lmlab.evaluation.translation import breakdown_markdown, evaluate_translation, summary_lines, write_report
 from lmlab.experiments.compare import compare as run_comparison
 from lmlab.experiments.compare import to_markdown
+from lmlab.experiments.results import collect, write_tables
+from lmlab.experiments.sweep import SweepSpec, expand, run_sweep
 from lmlab.generation.decode import stream
 from lmlab.generation.translate import check_words, translate
+from lmlab.inspect.attention import attention_map
 from lmlab.models import build_model
 from lmlab.models.params import count_parameters
+from lmlab.plots.attention import plot_attention_grid
 from lmlab.plots.curves import plot_loss_curves
+from lmlab.plots.sweep import plot_sweep
 from lmlab.presets import load_preset, preset_names
+from lmlab.recipes import load_recipe, recipe_names
 from lmlab.training.run_dir import default_run_path, load_model, open_run
 from lmlab.training.trainer import train as run_training
 
@@ -174,9 +180,74 @@ def compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def attention(args: argparse.Namespace) -> int:
+    run = open_run(args.run)
+    config, tokenizer, model = load_model(run, args.checkpoint, args.device)
+    found = attention_map(model, tokenizer, args.prompt, config.data.is_pair_task)
+    title = (
+        f"{run.path.name} ({args.checkpoint} checkpoint): attention on {' '.join(found.tokens)!r}; "
+        f"next token {found.next_token!r} (p = {found.probability:.3f})"
+    )
+    out = plot_attention_grid(found.attentions, found.tokens, title, args.out or run.path / "attention.png")
+    print(f"next token {found.next_token!r} with probability {found.probability:.4f}; attention grid: {out}")
+    return 0
+
+
+def sweep(args: argparse.Namespace) -> int:
+    spec = _sweep_spec(args)
+    if not args.report_only:
+        n_runs = len(expand(spec))
+        print(f"sweep of {n_runs} runs into {args.out}; logs in {args.out / 'runs'}/*/train.log", flush=True)
+
+        def on_done(run, what: str) -> None:
+            print(f"  {run.name}: {what}", flush=True)
+
+        run_sweep(spec, args.out, workers=args.workers, data_dir=args.data_dir, on_done=on_done)
+    results = collect(spec, args.out)
+    if not results:
+        raise LmlabError(f"{args.out} has no finished runs of this sweep yet; run it without --report-only")
+    paths = write_tables(spec, results, args.out)
+    figures = plot_sweep(spec, results, args.out / "plots")
+    print(paths[0].read_text(), end="")
+    print(f"tables: {', '.join(str(p) for p in paths)}; plots: {args.out / 'plots'} ({len(figures)} figures)")
+    return 0
+
+
+def _sweep_spec(args: argparse.Namespace) -> SweepSpec:
+    """The recipe, with --grid keys replaced or added, --seeds, --set and --budget-fractions applied."""
+    spec = load_recipe(args.recipe)
+    grid = dict(spec.grid)
+    for item in args.grid:
+        key, sep, values = item.partition("=")
+        if not sep or not key.strip() or not values.strip():
+            raise LmlabError(f"--grid {item!r} is not KEY=V1,V2,...; write e.g. --grid 'model.n_layer=1,2,3'")
+        grid[key.strip()] = [v.strip() for v in values.split(",") if v.strip()]
+    return dataclasses.replace(
+        spec,
+        grid=grid,
+        seeds=_numbers(args.seeds, int, "--seeds") if args.seeds else spec.seeds,
+        overrides=(*spec.overrides, *args.overrides),
+        budget_fractions=(
+            _numbers(args.budget_fractions, float, "--budget-fractions")
+            if args.budget_fractions
+            else spec.budget_fractions
+        ),
+    )
+
+
+def _numbers(text: str, kind: type, flag: str) -> tuple:
+    try:
+        return tuple(kind(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise LmlabError(f"{flag} {text!r} must be comma-separated numbers, e.g. 0,42") from None
+
+
 def info(args: argparse.Namespace) -> int:
     if args.keys:
         print("\n".join(config_keys()))
+        return 0
+    if args.recipes:
+        print("\n".join(recipe_names()))
         return 0
     if args.presets or not args.target:
         print("\n".join(preset_names()))

@@ -115,11 +115,59 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--quiet", action="store_true")
     compare.set_defaults(handler=commands.compare)
 
+    attention = sub.add_parser(
+        "attention", help="heatmaps of every layer's and head's attention on a prompt (PNG grid)"
+    )
+    _add_run_arguments(attention)
+    attention.add_argument(
+        "--prompt", required=True, help="text (pair tasks: the words after <s>, e.g. '3 + 5 =')"
+    )
+    attention.add_argument("--out", type=Path, help="PNG path (default RUN_DIR/attention.png)")
+    attention.set_defaults(handler=commands.attention)
+
+    sweep = sub.add_parser(
+        "sweep", help="train a grid of configs over seeds in parallel; summary tables and plots"
+    )
+    sweep.add_argument(
+        "recipe",
+        metavar="RECIPE",
+        help="a recipe (see `lmlab info --recipes`), a recipe .json file, or a preset",
+    )
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="values of one config key (or preset=A,B), e.g. --grid 'data.r_train=0.1,0.2' (repeatable)",
+    )
+    sweep.add_argument("--seeds", help="comma-separated seeds, e.g. 0,42 (default: the recipe's, else 0)")
+    sweep.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override for every run",
+    )
+    sweep.add_argument(
+        "--budget-fractions", help="summaries over the first α·T steps too, e.g. 0.1,0.5,1.0 (no retraining)"
+    )
+    sweep.add_argument("--workers", type=int, help="runs trained at once (default: one per CPU core)")
+    sweep.add_argument("--out", type=Path, required=True, help="sweep folder (runs, tables, plots)")
+    sweep.add_argument("--data-dir", type=Path)
+    sweep.add_argument(
+        "--report-only",
+        action="store_true",
+        help="write tables and plots from the finished runs; train nothing",
+    )
+    sweep.set_defaults(handler=commands.sweep)
+
     info = sub.add_parser("info", help="parameter counts of a run or preset; config keys; presets")
     info.add_argument("target", nargs="?", help="run directory or preset name")
     info.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     info.add_argument("--keys", action="store_true", help="list every config key with its type and default")
     info.add_argument("--presets", action="store_true", help="list the shipped presets")
+    info.add_argument("--recipes", action="store_true", help="list the shipped sweep recipes")
     info.set_defaults(handler=commands.info)
     return parser
 

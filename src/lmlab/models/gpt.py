@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from lmlab.config import ModelConfig
-from lmlab.models.base import LanguageModel
+from lmlab.models.base import Inspection, LanguageModel
 from lmlab.models.kv_cache import KVCache, LayerCache
 from lmlab.models.layers import Block, LayerNorm, RMSNorm, make_norm, sinusoidal_table
 from lmlab.models.loss import next_token_loss
@@ -88,14 +88,18 @@ class GPT(LanguageModel):
         With a cache, idx holds only the positions after the cached ones. `segments` (B, T) of 0/1 is
         required by a model with segment embeddings and ignored otherwise.
         """
-        logits, _ = self._run(idx, cache=cache, need_weights=False, segments=segments)
+        logits, _, _ = self._run(idx, cache=cache, need_weights=False, segments=segments)
         loss = next_token_loss(logits, targets) if targets is not None else None
         return logits, loss
 
     def attention_weights(self, idx: torch.Tensor, segments: torch.Tensor | None = None) -> torch.Tensor:
         """Attention pattern of every layer and head, (B, n_layer, n_head, T, T), by the explicit path."""
-        _, weights = self._run(idx, cache=None, need_weights=True, segments=segments)
-        return torch.stack(weights, dim=1)
+        return self.inspect(idx, segments).attentions
+
+    def inspect(self, idx: torch.Tensor, segments: torch.Tensor | None = None) -> Inspection:
+        """Logits, each block's output (B, n_layer, T, C) and attention (B, n_layer, n_head, T, T)."""
+        logits, weights, hidden = self._run(idx, cache=None, need_weights=True, segments=segments)
+        return Inspection(logits, torch.stack(hidden, dim=1), torch.stack(weights, dim=1))
 
     def _run(
         self,
@@ -103,7 +107,8 @@ class GPT(LanguageModel):
         cache: KVCache | None,
         need_weights: bool,
         segments: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        """(logits, attention weights per layer if need_weights, each block's output if need_weights)."""
         B, T = idx.shape
         start = cache.length if cache is not None else 0
         if start + T > self.config.block_size:
@@ -120,12 +125,13 @@ class GPT(LanguageModel):
                 raise ValueError("this model has segment embeddings: pass segments (0 source, 1 target)")
             x = x + self.segment_embedding(segments)
         x = self.embedding_dropout(x)  # rotary positions enter inside attention instead
-        weights = []
+        weights, hidden = [], []
         for i, block in enumerate(self.blocks):
             x, w = block(x, cache=cache.layers[i] if cache is not None else None, need_weights=need_weights)
-            if w is not None:
+            if need_weights:
                 weights.append(w)
-        return self.lm_head(self.final_norm(x)), weights  # (B, T, V)
+                hidden.append(x)
+        return self.lm_head(self.final_norm(x)), weights, hidden  # logits (B, T, V)
 
     def new_cache(self, batch_size: int) -> KVCache:
         """An empty key/value cache for `batch_size` sequences of up to block_size positions."""

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from lmlab.config import ModelConfig
-from lmlab.models.base import LanguageModel
+from lmlab.models.base import Inspection, LanguageModel
 from lmlab.models.loss import next_token_loss
 
 
@@ -101,17 +101,29 @@ class LSTM(LanguageModel):
 
     def run(self, idx: torch.Tensor, state: LSTMState | None = None) -> tuple[torch.Tensor, LSTMState]:
         """idx (B, T) -> (logits (B, T, V), state after the last token). A missing state starts at zero."""
+        logits, state, _ = self._layers(idx, state)
+        return logits, state
+
+    def inspect(self, idx: torch.Tensor, segments: torch.Tensor | None = None) -> Inspection:
+        """Logits and every layer's outputs h_t, (B, n_layer, T, d_h); an LSTM has no attention."""
+        logits, _, outputs = self._layers(idx, None)
+        return Inspection(logits, torch.stack(outputs, dim=1), None)
+
+    def _layers(
+        self, idx: torch.Tensor, state: LSTMState | None
+    ) -> tuple[torch.Tensor, LSTMState, list[torch.Tensor]]:
         x = self.token_embedding(idx)  # (B, T, d_e)
         if state is None:
             state = self.initial_state(idx.size(0), x.device, x.dtype)
-        last_h, last_c = [], []
+        last_h, last_c, outputs = [], [], []
         for i, layer in enumerate(self.layers):
-            x, h, c = layer(x, state.h[i], state.c[i])
+            x, h, c = layer(x, state.h[i], state.c[i])  # x: (B, T, d_h)
+            outputs.append(x)
             if i < len(self.layers) - 1:
                 x = self.dropout(x)  # between layers, not after the last
             last_h.append(h)
             last_c.append(c)
-        return self.lm_head(x), LSTMState(torch.stack(last_h), torch.stack(last_c))
+        return self.lm_head(x), LSTMState(torch.stack(last_h), torch.stack(last_c)), outputs
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache: LSTMState | None = None):
         """With a cache, decoding continues from its state, which is updated in place."""

@@ -1,0 +1,1 @@
+"""Looking inside trained models: attention patterns and hidden states of one input."""

@@ -1,0 +1,47 @@
+"""The attention grid of one input: n_layer rows × n_head columns of heatmaps, tokens on both axes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+
+def plot_attention_grid(attentions: torch.Tensor, tokens: list[str], title: str, out: Path) -> Path:
+    """attentions (n_layer, n_head, T, T) of one sequence; row = query (attending), column = key."""
+    n_layer, n_head, T, _ = attentions.shape
+    assert len(tokens) == T, "one label per position"
+    labels = [_visible(t) for t in tokens]
+    size = max(2.2, 0.32 * T)
+    fig, axes = plt.subplots(
+        n_layer, n_head, figsize=(size * n_head + 1.5, size * n_layer + 1), squeeze=False
+    )
+    image = None
+    for layer in range(n_layer):
+        for head in range(n_head):
+            ax = axes[layer][head]
+            image = ax.imshow(
+                attentions[layer, head].float().cpu().numpy(), vmin=0.0, vmax=1.0, cmap="viridis"
+            )
+            ax.set_xticks(range(T), labels, rotation=90, fontsize=7)
+            ax.set_yticks(range(T), labels, fontsize=7)
+            ax.set_title(f"layer {layer}, head {head}", fontsize=9)
+            if layer == n_layer - 1:
+                ax.set_xlabel("key (attended to)")
+            if head == 0:
+                ax.set_ylabel("query (attending)")
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="attention weight")
+    fig.suptitle(title)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
+def _visible(token: str) -> str:
+    """Whitespace characters as escapes, so every label can be seen."""
+    return repr(token)[1:-1] if token.isspace() or token == "" else token
