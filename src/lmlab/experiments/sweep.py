@@ -44,7 +44,7 @@ class SweepSpec:
     seeds: tuple[int, ...] = (0,)
     overrides: tuple[str, ...] = ()
     budget_fractions: tuple[float, ...] = (1.0,)  # summaries over the first α·T steps of every run
-    log2_keys: tuple[str, ...] = ()  # grid keys drawn on a log2 axis or colour bar (d, B)
+    name: str = ""  # the recipe's name, for titles (default: the preset)
 
     def __post_init__(self) -> None:
         if not self.seeds:
@@ -52,6 +52,8 @@ class SweepSpec:
         for key, values in self.grid.items():
             if not values:
                 raise LmlabError(f"--grid {key}= has no values; write e.g. --grid '{key}=1,2,3'")
+        if not self.name:
+            object.__setattr__(self, "name", self.preset)  # frozen: set once, here
         for fraction in self.budget_fractions:
             if not 0 < fraction <= 1:
                 raise LmlabError(f"budget fraction {fraction} must be in (0, 1]")
@@ -63,12 +65,11 @@ class SweepSpec:
             "seeds": list(self.seeds),
             "overrides": list(self.overrides),
             "budget_fractions": list(self.budget_fractions),
-            "log2_keys": list(self.log2_keys),
         }
 
     @classmethod
-    def from_dict(cls, raw: dict) -> SweepSpec:
-        known = {"preset", "grid", "seeds", "overrides", "budget_fractions", "log2_keys", "description"}
+    def from_dict(cls, raw: dict, name: str = "") -> SweepSpec:
+        known = {"preset", "grid", "seeds", "overrides", "budget_fractions", "description"}
         unknown = set(raw) - known
         if unknown:
             raise LmlabError(f"sweep recipe: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -78,7 +79,7 @@ class SweepSpec:
             seeds=tuple(int(s) for s in raw.get("seeds", [0])),
             overrides=tuple(raw.get("overrides", [])),
             budget_fractions=tuple(float(a) for a in raw.get("budget_fractions", [1.0])),
-            log2_keys=tuple(raw.get("log2_keys", [])),
+            name=name,
         )
 
 
@@ -168,12 +169,15 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+RUN_DEFINING = ("preset", "grid", "seeds", "overrides")  # budget fractions only change the summaries
+
+
 def _check_same_sweep(spec: SweepSpec, out_dir: Path) -> None:
     """Refuse to mix two different sweeps in one folder; record the sweep on first use."""
     record = out_dir / "sweep.json"
     if record.exists():
         previous = json.loads(record.read_text())
-        if previous != spec.to_dict():
+        if any(previous.get(key) != spec.to_dict()[key] for key in RUN_DEFINING):
             raise LmlabError(
                 f"{out_dir} holds a different sweep (see {record}); pick another --out or repeat its "
                 "exact arguments to continue it"

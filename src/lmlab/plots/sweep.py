@@ -101,11 +101,13 @@ def plot_curves(spec: SweepSpec, results: list[PointResult], out_dir: Path) -> l
         panels = [p for p in CURVE_PANELS if any(_mean_curve(r.curves, p[0]) for r in group)]
         n_cols = 3
         n_rows = math.ceil(len(panels) / n_cols)
-        fig, axes = plt.subplots(n_rows, n_cols, figsize=(15, 4.2 * n_rows), squeeze=False)
+        fig, axes = plt.subplots(
+            n_rows, n_cols, figsize=(15, 4.4 * n_rows), squeeze=False, layout="constrained"
+        )
         numbers = _numeric([r.point[colour_key] for r in group]) if colour_key else None
         colour_of, mappable = (None, None)
         if colour_key and numbers is not None:
-            colour_of, mappable = _colour_scale(colour_key, numbers, colour_key in spec.log2_keys)
+            colour_of, mappable = _colour_scale(colour_key, numbers, colour_key in LOG2_KEYS)
         for ax, (field, title, log_y) in zip(axes.flat, panels, strict=False):
             for i, r in enumerate(group):
                 curve = _mean_curve(r.curves, field)
@@ -131,10 +133,10 @@ def plot_curves(spec: SweepSpec, results: list[PointResult], out_dir: Path) -> l
             ax.axis("off")
         if mappable is not None:
             bar = fig.colorbar(mappable, ax=axes.ravel().tolist(), shrink=0.9)
-            bar.set_label(_short(colour_key) + (" (log2 scale)" if colour_key in spec.log2_keys else ""))
+            bar.set_label(_short(colour_key) + (" (log2 scale)" if colour_key in LOG2_KEYS else ""))
         seeds = ", ".join(str(s) for s in spec.seeds)
         where = f" ({_label(other_keys, values)})" if other_keys else ""
-        fig.suptitle(f"{spec.preset}{where}: curves, mean ± std over seeds {seeds}")
+        fig.suptitle(f"{spec.name}{where}: curves, mean ± std over seeds {seeds}")
         name = "curves" + (
             "_" + "_".join(f"{_short(k)}={v}" for k, v in zip(other_keys, values, strict=True))
             if other_keys
@@ -153,7 +155,7 @@ def plot_summaries(spec: SweepSpec, results: list[PointResult], out_dir: Path) -
     figures = _groups(results, other_keys) if by_budget else {(): results}
     paths = []
     for values, group in figures.items():
-        fig, axes = plt.subplots(2, 4, figsize=(18, 8), squeeze=False)
+        fig, axes = plt.subplots(2, 4, figsize=(18, 8.5), squeeze=False, layout="constrained")
         if by_budget:
             lines = {(b,): [r for r in group if r.budget == b] for b in spec.budget_fractions}
             colour_of, mappable = _colour_scale("α", list(spec.budget_fractions), False)
@@ -170,12 +172,12 @@ def plot_summaries(spec: SweepSpec, results: list[PointResult], out_dir: Path) -
                 y = np.array([members[j].metrics[metric].mean for j in order])
                 err = np.array([members[j].metrics[metric].std for j in order])
                 colour = colour_of(line_key[0]) if colour_of else f"C{i % 10}"
-                label = None if by_budget else (_label(other_keys, line_key) or spec.preset)
+                label = None if by_budget else (_label(other_keys, line_key) or spec.name)
                 ax.errorbar(x, y, yerr=err, color=colour, marker="o", markersize=3, capsize=2, label=label)
             ax.set_title(LABELS[metric])
             ax.set_xlabel(_short(x_key))
             ax.set_ylabel(LABELS[metric] + (" (steps)" if metric.startswith("tf_") else ""))
-            if x_key in spec.log2_keys:
+            if x_key in LOG2_KEYS:
                 ax.set_xscale("log", base=2)
             if metric.startswith("L_"):
                 ax.set_yscale("log")
@@ -186,7 +188,7 @@ def plot_summaries(spec: SweepSpec, results: list[PointResult], out_dir: Path) -
             fig.colorbar(mappable, ax=axes.ravel().tolist(), shrink=0.9).set_label("budget fraction α")
         where = f" ({_label(other_keys, values)})" if by_budget and other_keys else ""
         fig.suptitle(
-            f"{spec.preset}{where}: best value over training (and the step reaching it) against "
+            f"{spec.name}{where}: best value over training (and the step reaching it) against "
             f"{_short(x_key)}, mean ± std over seeds"
         )
         name = "summary" + (
@@ -201,7 +203,7 @@ def plot_summaries(spec: SweepSpec, results: list[PointResult], out_dir: Path) -
 def plot_against_parameters(spec: SweepSpec, results: list[PointResult], out: Path) -> Path:
     """Summary metrics against non-embedding parameter count (log x), one series per preset."""
     series = _groups(results, [PRESET] if PRESET in spec.grid else [])
-    fig, axes = plt.subplots(2, 4, figsize=(18, 8), squeeze=False)
+    fig, axes = plt.subplots(2, 4, figsize=(18, 8.5), squeeze=False, layout="constrained")
     for ax, metric in zip(axes.flat, SUMMARY_PANELS, strict=True):
         for i, (key, members) in enumerate(series.items()):
             members = sorted((m for m in members if metric in m.metrics), key=lambda m: m.parameters)
@@ -214,7 +216,7 @@ def plot_against_parameters(spec: SweepSpec, results: list[PointResult], out: Pa
                 markersize=3,
                 capsize=2,
                 linestyle="none",
-                label=key[0] if key else spec.preset,
+                label=key[0] if key else spec.name,
             )
         ax.set_xscale("log")
         if metric.startswith("L_"):
@@ -224,14 +226,15 @@ def plot_against_parameters(spec: SweepSpec, results: list[PointResult], out: Pa
         ax.set_ylabel(LABELS[metric])
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(f"{spec.preset}: summary metrics against model size (non-embedding parameters)")
+    fig.suptitle(f"{spec.name}: summary metrics against model size (non-embedding parameters)")
     return _save(fig, out)
 
 
 PRESET = "preset"
+LOG2_KEYS = ("model.n_embd", "model.hidden_size", "train.batch_size")  # seed 002: log2 axes for d and B
 
 
 def _save(fig, out: Path) -> Path:
-    fig.savefig(out, dpi=110, bbox_inches="tight")
+    fig.savefig(out, dpi=110)
     plt.close(fig)
     return out

@@ -1,7 +1,7 @@
 """Sweep recipes: the studies of seed 002 as JSON files in this folder (see lmlab.experiments.sweep).
 
 A recipe names a base preset, a grid of config values, seeds, extra overrides, and optionally
-budget fractions α (summaries over the first α·T steps) and the keys drawn on log2 axes.
+budget fractions α (summaries over the first α·T steps of each run).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def load_recipe(name: str) -> SweepSpec:
 
 def _parse(text: str, source: str) -> SweepSpec:
     try:
-        return SweepSpec.from_dict(json.loads(text))
+        return SweepSpec.from_dict(json.loads(text), Path(source).stem)
     except json.JSONDecodeError as error:
         raise LmlabError(f"recipe {source} is not valid JSON ({error.msg} at line {error.lineno})") from None
     except KeyError as error:

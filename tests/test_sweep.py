@@ -1,0 +1,150 @@
+"""Sweeps: summary metrics, tables with the best in bold, plots, and restarting a killed sweep."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lmlab.cli.main import main
+from lmlab.errors import LmlabError
+from lmlab.experiments.summary import aggregate, summarize_run
+from lmlab.experiments.sweep import SweepSpec, expand, is_finished
+from lmlab.experiments.tables import Cell, Column, to_latex, to_markdown
+from lmlab.recipes import load_recipe, recipe_names
+
+TINY = [
+    "--set", "model.n_layer=1", "--set", "model.n_head=2", "--set", "model.n_embd=16",
+    "--set", "data.p=5", "--set", "train.max_steps=12", "--set", "train.eval_interval=4",
+    "--set", "train.device=cpu",
+]  # fmt: skip
+
+RECORDS = [
+    {"step": 0, "train_loss": 3.0, "val_loss": 3.0, "train_acc": 0.0, "val_acc": 0.0},
+    {"step": 10, "train_loss": 1.0, "val_loss": 2.5, "train_acc": 1.0, "val_acc": 0.1},
+    {"step": 20, "train_loss": 0.5, "val_loss": 2.0, "train_acc": 1.0, "val_acc": 0.6},
+    {"step": 30, "train_loss": 0.5, "val_loss": 0.2, "train_acc": 1.0, "val_acc": 1.0},
+    {"step": 40, "train_loss": 0.4, "val_loss": 0.3, "train_acc": 1.0, "val_acc": 1.0},
+]
+
+
+def test_summary_metrics_follow_the_seed_definitions():
+    s = summarize_run(RECORDS)
+    assert (s["L_train"], s["tf_L_train"]) == (0.4, 40)
+    assert (s["L_val"], s["tf_L_val"]) == (0.2, 30)
+    assert (s["A_train"], s["tf_A_train"]) == (1.0, 10)  # the first step reaching the best value
+    assert (s["A_val"], s["tf_A_val"]) == (1.0, 30)
+    assert s["dt_L"] == 30 - 40 and s["dt_A"] == 30 - 10
+    budget = summarize_run(RECORDS, max_step=20)  # α = 0.5 of T = 40: the later steps do not count
+    assert (budget["L_val"], budget["A_val"], budget["tf_A_val"]) == (2.0, 0.6, 20)
+
+
+def test_aggregate_is_mean_and_population_std_over_seeds():
+    other = [dict(r, val_acc=acc) for r, acc in zip(RECORDS, [0.0, 0.5, 1.0, 1.0, 1.0], strict=True)]
+    result = aggregate([summarize_run(RECORDS), summarize_run(other)])
+    assert result["A_val"].mean == 1.0 and result["A_val"].std == 0.0
+    assert result["tf_A_val"].mean == 25 and result["tf_A_val"].std == 5  # steps 30 and 20
+    assert result["tf_A_val"].n == 2
+
+
+def test_tables_put_the_best_of_each_metric_column_in_bold():
+    columns = [Column("model"), Column("L_val", "min"), Column("A_val", "max")]
+    rows = [
+        [Cell("gpt"), Cell("0.1000 ± 0.0100", 0.1), Cell("0.9", 0.9)],
+        [Cell("lstm_x"), Cell("0.2000 ± 0.0100", 0.2), Cell("1.0", 1.0)],
+    ]
+    markdown = to_markdown(columns, rows)
+    assert "| gpt | **0.1000 ± 0.0100** | 0.9 |" in markdown
+    assert "| lstm_x | 0.2000 ± 0.0100 | **1.0** |" in markdown
+    latex = to_latex(columns, rows, "Caption with Δt")
+    assert "\\textbf{0.1000 $\\pm$ 0.0100}" in latex and "\\textbf{1.0}" in latex
+    assert "lstm\\_x" in latex and "$\\Delta$t" in latex and "\\toprule" in latex
+
+
+def test_every_recipe_expands_to_valid_configs():
+    assert {"arith-sanity", "arith-data-fraction", "arith-model-size", "arith-batch-size",
+            "arith-weight-decay", "arith-orders"} <= set(recipe_names())  # fmt: skip
+    sizes = {name: len(expand(load_recipe(name))) for name in recipe_names()}
+    assert sizes["arith-sanity"] == 4 and sizes["arith-data-fraction"] == 2 * 9 * 2
+    assert sizes["arith-model-size"] == 2 * 3 * 3 * 2 and sizes["arith-weight-decay"] == 4 * 2
+    model_size = {
+        (r.point["preset"], r.point["model.n_embd"]): r.config
+        for r in expand(load_recipe("arith-model-size"))
+    }
+    assert model_size[("arith-lstm", "64")].model.lstm_hidden == 64  # the LSTM's hidden size follows d
+    seeds = expand(load_recipe("arith-sanity"))
+    assert {(r.config.train.seed, r.config.data.split_seed) for r in seeds} == {(0, 0), (42, 42)}
+    assert load_recipe("arith-batch-size").budget_fractions[0] == 0.1
+
+
+def test_a_bad_recipe_or_grid_gets_one_line(capsys, tmp_path):
+    with pytest.raises(LmlabError, match="neither a recipe"):
+        load_recipe("no-such-thing")
+    assert main(["sweep", "arith-gpt", "--grid", "model.n_layer", "--out", str(tmp_path)]) == 2
+    assert "KEY=V1,V2" in capsys.readouterr().err
+    assert main(["sweep", "arith-gpt", "--grid", "model.n_layers=1,2", "--out", str(tmp_path)]) == 2
+    assert "did you mean model.n_layer" in capsys.readouterr().err
+    with pytest.raises(LmlabError, match="seed"):
+        SweepSpec(preset="arith-gpt", seeds=())
+
+
+def test_sweep_writes_tables_and_plots(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    args = ["sweep", "arith-gpt", "--grid", "model.n_embd=8,16", "--seeds", "0,1", "--workers", "2",
+            "--budget-fractions", "0.5,1", "--out", str(out), *TINY]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "| n_embd | α | P |" in printed.replace("model.n_embd", "n_embd")
+    runs = sorted(p.name for p in (out / "runs").iterdir())
+    assert runs == ["n_embd=16_seed=0", "n_embd=16_seed=1", "n_embd=8_seed=0", "n_embd=8_seed=1"]
+    assert all((out / "runs" / r / "train.log").read_text().count("step 12:") == 1 for r in runs)
+    csv_lines = (out / "summary.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("model.n_embd,budget_fraction,non_embedding_parameters,seeds,L_train_mean")
+    assert len(csv_lines) == 1 + 2 * 2  # two widths at two budgets
+    assert (out / "summary.tex").read_text().count("\\textbf") >= 10
+    plots = sorted(p.name for p in (out / "plots").iterdir())
+    assert plots == ["curves.png", "summary.png", "summary_vs_parameters.png"]
+    assert all((out / "plots" / p).read_bytes()[:4] == b"\x89PNG" for p in plots)
+    # a different sweep into the same folder is refused instead of mixing runs
+    assert main(["sweep", "arith-gpt", "--grid", "model.n_embd=8,32", "--out", str(out), *TINY]) == 2
+
+
+def _step_of(run: Path) -> int:
+    state = run / "checkpoints" / "last" / "state.json"
+    return json.loads(state.read_text())["step"] if state.exists() else -1
+
+
+def test_a_killed_sweep_restarts_with_only_the_missing_runs(tmp_path):
+    out = tmp_path / "sweep"
+    args = [sys.executable, "-m", "lmlab", "sweep", "arith-gpt", "--grid", "data.r_train=0.3,0.5,0.7",
+            "--workers", "1", "--out", str(out), *TINY, "--set", "train.max_steps=200",
+            "--set", "train.eval_interval=50"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = out / "runs" / "r_train=0.3_seed=0"
+    deadline = time.monotonic() + 300
+    while _step_of(first) < 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert is_finished(first, 200), "the first run should have finished before the kill"
+    finished_metrics = (first / "metrics.jsonl").read_text()
+    unfinished = [out / "runs" / f"r_train={r}_seed=0" for r in ("0.5", "0.7")]
+    assert not any(is_finished(run, 200) for run in unfinished)
+
+    again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert "r_train=0.3_seed=0: already finished" in again.stdout
+    assert "r_train=0.5_seed=0: trained" in again.stdout and "r_train=0.7_seed=0: trained" in again.stdout
+    assert (first / "metrics.jsonl").read_text() == finished_metrics  # not trained again
+    for run in unfinished:
+        steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+        assert steps == [0, 50, 100, 150, 200] and is_finished(run, 200)
+    assert math.isfinite(float((out / "summary.csv").read_text().splitlines()[1].split(",")[4]))
