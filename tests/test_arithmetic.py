@@ -8,16 +8,18 @@ from collections import Counter
 import pytest
 import torch
 
+from lmlab.cli.main import main
 from lmlab.config import DataConfig, apply_overrides
 from lmlab.data.arithmetic import equals_position, equations, order_of, split_equations
 from lmlab.data.batches import PairBatches
 from lmlab.data.pairs import load_pair_task
 from lmlab.errors import LmlabError
+from lmlab.inspect.attention import attention_map
 from lmlab.models import build_model
 from lmlab.models.loss import IGNORE_INDEX, sequence_loss_and_accuracy
 from lmlab.presets import load_preset
 from lmlab.training.checkpoint import load_weights
-from lmlab.training.run_dir import RunDir
+from lmlab.training.run_dir import RunDir, load_model
 from lmlab.training.trainer import parameter_norm, train
 
 TINY_ARITH = [
@@ -158,3 +160,23 @@ def test_bad_arithmetic_settings_name_the_fix():
         DataConfig(dataset="arithmetic", tokenizer="word", operator="^")
     with pytest.raises(LmlabError, match="r_train"):
         DataConfig(dataset="arithmetic", tokenizer="word", r_train=1.0)
+
+
+def test_attention_grid_of_an_arithmetic_run(tmp_path, capsys):
+    config = apply_overrides(load_preset("arith-gpt"), [*TINY_ARITH, "model.n_layer=2"])
+    train(config, tmp_path / "run", progress=False)
+    assert main(["attention", str(tmp_path / "run"), "--prompt", "3 + 4 ="]) == 0
+    printed = capsys.readouterr().out
+    assert "next token" in printed and (tmp_path / "run" / "attention.png").read_bytes()[:4] == b"\x89PNG"
+    _, tokenizer, model = load_model(RunDir(tmp_path / "run"))
+    found = attention_map(model, tokenizer, "3 + 4 =", True)
+    assert found.tokens == ["<s>", "3", "+", "4", "="] and found.attentions.shape == (2, 2, 5, 5)
+    assert found.next_token in [str(n) for n in range(5)] + ["<s>", "</s>", "<pad>", "<unk>", "+", "="]
+    assert main(["attention", str(tmp_path / "run"), "--prompt", "3 + 9 ="]) == 2
+    assert "does not know: 9" in capsys.readouterr().err
+
+
+def test_attention_of_an_lstm_run_is_a_one_line_error(tmp_path, capsys):
+    train(apply_overrides(load_preset("arith-lstm"), TINY_ARITH), tmp_path / "run", progress=False)
+    assert main(["attention", str(tmp_path / "run"), "--prompt", "3 + 4 ="]) == 2
+    assert "has no attention" in capsys.readouterr().err

@@ -218,3 +218,28 @@ def test_every_family_trains_and_resumes_exactly(kind, tmp_path):
     a = load_file(tmp_path / "straight" / "checkpoints" / "last" / "model.safetensors")
     b = load_file(tmp_path / "resumed" / "checkpoints" / "last" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a) and result.step == 8
+
+
+@pytest.mark.parametrize("kind", ["gpt", "lstm"])
+def test_inspect_returns_every_layers_hidden_states_and_the_gpts_attention(kind):
+    model = tiny(kind, n_layer=3)
+    idx = torch.randint(65, (2, 7))
+    seen = model.inspect(idx)
+    B, L, S = 2, 3, 7
+    assert seen.hidden_states.shape == (B, L, S, 32)
+    torch.testing.assert_close(seen.logits, model(idx)[0])
+    # the last layer's output is what the readout reads
+    readout = model.final_norm(seen.hidden_states[:, -1]) if kind == "gpt" else seen.hidden_states[:, -1]
+    torch.testing.assert_close(model.lm_head(readout), seen.logits)
+    if kind == "lstm":
+        assert seen.attentions is None
+        zeros = torch.zeros(2, 32)
+        first_layer, _, _ = model.layers[0](model.token_embedding(idx), zeros, zeros)
+        torch.testing.assert_close(seen.hidden_states[:, 0], first_layer)
+        return
+    assert seen.attentions.shape == (B, L, 2, S, S)
+    torch.testing.assert_close(seen.attentions.sum(-1), torch.ones(B, L, 2, S))
+    assert torch.all(seen.attentions.triu(diagonal=1) == 0)  # causal: nothing from the future
+    # the block outputs chain: block 1 applied to block 0's output gives block 1's output
+    after_first, _ = model.blocks[1](seen.hidden_states[:, 0], cache=None, need_weights=False)
+    torch.testing.assert_close(after_first, seen.hidden_states[:, 1])
