@@ -56,7 +56,16 @@ def test_a_run_writes_config_tokenizer_metrics_and_checkpoints(tmp_path):
     assert run.tokenizer().vocab_size == 65
     metrics = run.metrics()
     assert [r["step"] for r in metrics] == [0, 4, 8]
-    assert set(metrics[0]) == {"step", "tokens", "train_loss", "val_loss", "lr", "time", "train_time"}
+    assert set(metrics[0]) == {
+        "step",
+        "tokens",
+        "train_loss",
+        "val_loss",
+        "param_norm",
+        "lr",
+        "time",
+        "train_time",
+    }
     assert metrics[-1]["tokens"] == 8 * 4 * 16
     assert metrics[-1]["val_loss"] < metrics[0]["val_loss"]
     assert result.best_val_loss == min(r["val_loss"] for r in metrics)
