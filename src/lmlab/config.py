@@ -43,6 +43,7 @@ class ModelConfig:
     attention_window: int = 0  # 0: see every earlier token; w: only the last w (w=2 is a trigram model)
     hidden_size: int = 0  # LSTM hidden width; 0 means n_embd
     segment_embeddings: bool = False  # GPT on (source, target) pairs: a learned vector per segment
+    init_std: float = 0.02  # GPT: std of the initial weights (GPT-2's 0.02; larger starts memorise faster)
 
     def __post_init__(self) -> None:
         _require(
@@ -74,6 +75,7 @@ class ModelConfig:
             "use model.kind=gpt for other position encodings",
         )
         _require(self.mlp_ratio > 0, f"model.mlp_ratio={self.mlp_ratio} must be positive")
+        _require(self.init_std > 0, f"model.init_std={self.init_std} must be positive")
         _require(self.attention_window >= 0, f"model.attention_window={self.attention_window} must be >= 0")
         _require(self.hidden_size >= 0, f"model.hidden_size={self.hidden_size} must be >= 0 (0 means n_embd)")
         _require(

@@ -14,6 +14,8 @@ def known_vocab_size(config: DataConfig, data_dir: Path | None = None) -> int:
     """Vocabulary size of a configured data set (for `lmlab info`), reading data only when it must."""
     if config.dataset == "shakespeare":
         return shakespeare.CHAR_VOCAB_SIZE
+    if config.dataset == "arithmetic":
+        return config.p + 6  # 4 specials, the residues 0 … p-1, the operator and "="
     if not config.train_file:
         return SCAN_VOCAB_SIZE
     from lmlab.data.pairs import load_pair_task  # imports this package: load lazily

@@ -47,23 +47,23 @@ class GPT(LanguageModel):
     def reset_parameters(self) -> None:
         """Initialise every tensor (GPT-2 scheme):
 
-        - Linear and Embedding weights: N(0, 0.02);
+        - Linear and Embedding weights: N(0, s) with s = model.init_std (0.02, GPT-2's);
         - the output projections that write into the residual stream (attn.out_proj, mlp.out_proj):
-          N(0, 0.02 / sqrt(2 * n_layer)), so the residual's variance does not grow with depth;
+          N(0, s / sqrt(2 * n_layer)), so the residual's variance does not grow with depth;
         - biases: 0; norm weights: 1, norm biases: 0;
         - with sinusoidal positions, the token embedding: N(0, 1/n_embd), read times sqrt(n_embd)
           (Vaswani et al. 2017, section 3.4), so tokens enter at the scale of the fixed positions
           (amplitude 1) instead of being drowned by them.
         """
-        residual_std = 0.02 / math.sqrt(2 * self.config.n_layer)
+        std = self.config.init_std
+        residual_std = std / math.sqrt(2 * self.config.n_layer)
         for name, module in self.named_modules():
             if isinstance(module, nn.Linear):
-                std = residual_std if name.endswith("out_proj") else 0.02
-                nn.init.normal_(module.weight, mean=0.0, std=std)
+                nn.init.normal_(module.weight, mean=0.0, std=residual_std if name.endswith("out_proj") else std)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
             elif isinstance(module, nn.Embedding):
-                nn.init.normal_(module.weight, mean=0.0, std=0.02)
+                nn.init.normal_(module.weight, mean=0.0, std=std)
             elif isinstance(module, (LayerNorm, RMSNorm)):
                 nn.init.ones_(module.weight)
                 if getattr(module, "bias", None) is not None:
