@@ -204,3 +204,9 @@ def test_device_choice(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(LmlabError, match="train.device=cpu"):
         resolve_device("cuda")
+
+
+def test_decay_all_decays_every_parameter():
+    model = build_model(with_vocab(tiny_config()).model)
+    decayed, kept = decay_groups(model, decay_embeddings=False, decay_all=True)
+    assert kept == [] and len(decayed) == len(list(model.parameters()))

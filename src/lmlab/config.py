@@ -222,6 +222,7 @@ class TrainConfig:
     lr_decay: str = "cosine"
     weight_decay: float = 0.1
     decay_embeddings: bool = False
+    decay_all: bool = False  # weight decay on every parameter, biases and norm gains too (seed 002)
     beta1: float = 0.9
     beta2: float = 0.99
     grad_clip: float = 1.0

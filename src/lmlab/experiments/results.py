@@ -51,7 +51,7 @@ def table(spec: SweepSpec, results: list[PointResult]) -> tuple[list[Column], li
     columns = [Column(k) for k in keys]
     if len(spec.budget_fractions) > 1:
         columns.append(Column("α"))
-    columns.append(Column("P"))
+    columns.append(Column("P", align="r"))
     columns += [Column(LABELS[m], SUMMARY_COLUMNS[m]) for m in metrics]
     rows = []
     for r in results:
@@ -77,7 +77,7 @@ def write_tables(spec: SweepSpec, results: list[PointResult], out_dir: Path) -> 
     columns, rows = table(spec, results)
     seeds = ", ".join(str(s) for s in spec.seeds)
     caption = (
-        f"Sweep of {spec.preset} over {', '.join(spec.grid) or 'seeds'}: mean ± std over seeds {seeds}. "
+        f"Sweep {spec.name} over {', '.join(spec.grid) or 'seeds'}: mean ± std over seeds {seeds}. "
         "L: lowest loss, A: highest accuracy, t_f: first step reaching it, Δt = t_f(val) − t_f(train), "
         "P: non-embedding parameters; best of each column in bold."
     )

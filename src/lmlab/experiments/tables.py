@@ -11,6 +11,11 @@ from dataclasses import dataclass
 class Column:
     name: str  # header
     best: str | None = None  # "min" or "max": that column's best cell is bold; None: a label column
+    align: str = ""  # "l" or "r"; default: metric columns right, label columns left
+
+    @property
+    def alignment(self) -> str:
+        return self.align or ("r" if self.best else "l")
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ def to_markdown(columns: list[Column], rows: list[list[Cell]]) -> str:
     best = best_rows(columns, rows)
     lines = [
         "| " + " | ".join(c.name for c in columns) + " |",
-        "|" + "|".join("---:" if c.best else "---" for c in columns) + "|",
+        "|" + "|".join("---:" if c.alignment == "r" else "---" for c in columns) + "|",
     ]
     for i, row in enumerate(rows):
         cells = [f"**{cell.text}**" if i in best[j] else cell.text for j, cell in enumerate(row)]
@@ -47,7 +52,7 @@ def to_markdown(columns: list[Column], rows: list[list[Cell]]) -> str:
 def to_latex(columns: list[Column], rows: list[list[Cell]], caption: str) -> str:
     """A booktabs table; needs \\usepackage{booktabs} in the document."""
     best = best_rows(columns, rows)
-    spec = "".join("r" if c.best else "l" for c in columns)
+    spec = "".join(c.alignment for c in columns)
     lines = [
         "\\begin{table}[ht]",
         "\\centering",

@@ -51,9 +51,10 @@ class GPT(LanguageModel):
         - the output projections that write into the residual stream (attn.out_proj, mlp.out_proj):
           N(0, s / sqrt(2 * n_layer)), so the residual's variance does not grow with depth;
         - biases: 0; norm weights: 1, norm biases: 0;
-        - with sinusoidal positions, the token embedding: N(0, 1/n_embd), read times sqrt(n_embd)
-          (Vaswani et al. 2017, section 3.4), so tokens enter at the scale of the fixed positions
-          (amplitude 1) instead of being drowned by them.
+        - with sinusoidal positions (amplitude 1) tokens must enter at that scale, not be drowned by
+          it: an untied token embedding is N(0, 1) (nn.Embedding's default, seed 002's GPT); a tied
+          one is N(0, 1/n_embd) and read times sqrt(n_embd) (Vaswani et al. 2017, section 3.4), so
+          the output layer sharing it starts small.
         """
         std = self.config.init_std
         residual_std = std / math.sqrt(2 * self.config.n_layer)
@@ -69,7 +70,8 @@ class GPT(LanguageModel):
                 if getattr(module, "bias", None) is not None:
                     nn.init.zeros_(module.bias)
         if self.config.position == "sinusoidal":
-            nn.init.normal_(self.token_embedding.weight, mean=0.0, std=self.config.n_embd**-0.5)
+            std = self.config.n_embd**-0.5 if self.config.tie_weights else 1.0
+            nn.init.normal_(self.token_embedding.weight, mean=0.0, std=std)
 
     @property
     def context_size(self) -> int:
@@ -114,7 +116,7 @@ class GPT(LanguageModel):
         if start + T > self.config.block_size:
             raise ValueError(f"sequence of {start + T} tokens exceeds block_size {self.config.block_size}")
         x = self.token_embedding(idx)  # (B, T, C)
-        if self.config.position == "sinusoidal":
+        if self.config.position == "sinusoidal" and self.config.tie_weights:
             x = x * math.sqrt(self.config.n_embd)
         if self.config.position == "learned":
             x = x + self.position_embedding(torch.arange(start, start + T, device=idx.device))

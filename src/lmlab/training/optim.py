@@ -8,11 +8,16 @@ from torch import nn
 from lmlab.config import TrainConfig
 
 
-def decay_groups(model: nn.Module, decay_embeddings: bool) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
-    """(decayed, not decayed): Linear weights decay; biases, norms and embeddings do not, unless asked.
+def decay_groups(
+    model: nn.Module, decay_embeddings: bool, decay_all: bool = False
+) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """(decayed, not decayed): Linear weights decay; biases, norms and embeddings do not, unless asked
+    (`decay_all`: every parameter, as AdamW(model.parameters()) in seed 002).
 
     A weight tied to an embedding counts as the embedding.
     """
+    if decay_all:
+        return list(model.parameters()), []
     embedding_ids = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
     linear_ids = {id(m.weight) for m in model.modules() if isinstance(m, nn.Linear)}
     decayed, kept = [], []
@@ -23,7 +28,7 @@ def decay_groups(model: nn.Module, decay_embeddings: bool) -> tuple[list[nn.Para
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.AdamW:
-    decayed, kept = decay_groups(model, config.decay_embeddings)
+    decayed, kept = decay_groups(model, config.decay_embeddings, config.decay_all)
     groups = [
         {"params": decayed, "weight_decay": config.weight_decay},
         {"params": kept, "weight_decay": 0.0},
