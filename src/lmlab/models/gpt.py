@@ -60,7 +60,8 @@ class GPT(LanguageModel):
         residual_std = std / math.sqrt(2 * self.config.n_layer)
         for name, module in self.named_modules():
             if isinstance(module, nn.Linear):
-                nn.init.normal_(module.weight, mean=0.0, std=residual_std if name.endswith("out_proj") else std)
+                scale = residual_std if name.endswith("out_proj") else std
+                nn.init.normal_(module.weight, mean=0.0, std=scale)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
             elif isinstance(module, nn.Embedding):
