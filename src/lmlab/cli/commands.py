@@ -19,7 +19,7 @@ from lmlab.evaluation.translation import breakdown_markdown, evaluate_translatio
 from lmlab.experiments.compare import compare as run_comparison
 from lmlab.experiments.compare import to_markdown
 from lmlab.experiments.results import collect, write_tables
-from lmlab.experiments.sweep import SweepSpec, expand, run_sweep
+from lmlab.experiments.sweep import SweepSpec, check_same_sweep, expand, run_sweep
 from lmlab.generation.decode import stream
 from lmlab.generation.translate import check_words, translate
 from lmlab.inspect.attention import attention_map
@@ -203,6 +203,7 @@ def sweep(args: argparse.Namespace) -> int:
             print(f"  {run.name}: {what}", flush=True)
 
         run_sweep(spec, args.out, workers=args.workers, data_dir=args.data_dir, on_done=on_done)
+    check_same_sweep(spec, args.out, record_it=False)
     results = collect(spec, args.out)
     if not results:
         raise LmlabError(f"{args.out} has no finished runs of this sweep yet; run it without --report-only")

@@ -136,7 +136,7 @@ def run_sweep(
     """Train every missing run of `spec` under out_dir/runs, `workers` at a time; returns all runs."""
     runs = expand(spec)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _check_same_sweep(spec, out_dir)
+    check_same_sweep(spec, out_dir)
     todo = [r for r in runs if not is_finished(out_dir / "runs" / r.name, r.config.train.max_steps)]
     for run in runs:
         if run not in todo and on_done:
@@ -172,7 +172,7 @@ def _cores() -> int:
 RUN_DEFINING = ("preset", "grid", "seeds", "overrides")  # budget fractions only change the summaries
 
 
-def _check_same_sweep(spec: SweepSpec, out_dir: Path) -> None:
+def check_same_sweep(spec: SweepSpec, out_dir: Path, record_it: bool = True) -> None:
     """Refuse to mix two different sweeps in one folder; record the sweep on first use."""
     record = out_dir / "sweep.json"
     if record.exists():
@@ -183,7 +183,8 @@ def _check_same_sweep(spec: SweepSpec, out_dir: Path) -> None:
                 "exact arguments to continue it"
             )
         return
-    record.write_text(json.dumps(spec.to_dict(), indent=2))
+    if record_it:
+        record.write_text(json.dumps(spec.to_dict(), indent=2))
 
 
 def _train_one(config: dict, run_path: str, data_dir: Path | None, threads: int, own_log: bool) -> None:
