@@ -148,3 +148,22 @@ def test_a_killed_sweep_restarts_with_only_the_missing_runs(tmp_path):
         steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
         assert steps == [0, 50, 100, 150, 200] and is_finished(run, 200)
     assert math.isfinite(float((out / "summary.csv").read_text().splitlines()[1].split(",")[4]))
+
+
+def test_workers_stop_when_the_sweep_process_is_killed(tmp_path):
+    out = tmp_path / "sweep"
+    args = [sys.executable, "-m", "lmlab", "sweep", "arith-gpt", "--grid", "data.r_train=0.3,0.5",
+            "--workers", "2", "--out", str(out), *TINY, "--set", "train.max_steps=100000",
+            "--set", "train.eval_interval=5"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs = [out / "runs" / f"r_train={r}_seed=0" for r in ("0.3", "0.5")]
+    deadline = time.monotonic() + 300
+    while not all(_step_of(run) >= 10 for run in runs) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    time.sleep(4)  # the workers notice within a second
+    sizes = [(run / "metrics.jsonl").stat().st_size for run in runs]
+    time.sleep(3)
+    assert [(run / "metrics.jsonl").stat().st_size for run in runs] == sizes, "orphaned workers kept training"

@@ -20,6 +20,8 @@ import json
 import logging
 import os
 import re
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -187,6 +189,19 @@ def check_same_sweep(spec: SweepSpec, out_dir: Path, record_it: bool = True) -> 
         record.write_text(json.dumps(spec.to_dict(), indent=2))
 
 
+def _exit_with_parent() -> None:
+    """A worker whose sweep process was killed stops too, instead of training on unseen (and racing
+    the restarted sweep for the same run directory)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _train_one(config: dict, run_path: str, data_dir: Path | None, threads: int, own_log: bool) -> None:
     """Train (or resume) one run; in a worker process its log goes to RUN/train.log."""
     import torch
@@ -194,6 +209,8 @@ def _train_one(config: dict, run_path: str, data_dir: Path | None, threads: int,
     from lmlab.training.trainer import train
 
     torch.set_num_threads(threads)
+    if own_log:
+        _exit_with_parent()
     path = Path(run_path)
     path.mkdir(parents=True, exist_ok=True)
     if own_log:
