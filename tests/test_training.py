@@ -210,3 +210,13 @@ def test_decay_all_decays_every_parameter():
     model = build_model(with_vocab(tiny_config()).model)
     decayed, kept = decay_groups(model, decay_embeddings=False, decay_all=True)
     assert kept == [] and len(decayed) == len(list(model.parameters()))
+
+
+def test_a_run_killed_right_after_its_first_checkpoint_resumes_without_a_duplicate_record(tmp_path):
+    from lmlab.training.trainer import _evaluate_and_save, _setup
+
+    config = tiny_config()
+    session = _setup(config, tmp_path / "run", None, resume=False)
+    _evaluate_and_save(session, lr=lr_at(0, config.train))  # what a run writes before its first step
+    train(config, tmp_path / "run", resume=True, progress=False)
+    assert [r["step"] for r in RunDir(tmp_path / "run").metrics()] == [0, 4, 8]

@@ -116,7 +116,8 @@ def _setup(config: RunConfig, run_path: Path, data_dir: Path | None, resume: boo
         batch_generator.set_state(decode_rng(state.rng["batches"]))
         if device.type == "cuda" and "cuda" in state.rng:
             torch.cuda.set_rng_state(decode_rng(state.rng["cuda"]))
-        run.truncate_metrics(after_step=state.step)
+        # a run resumed at step 0 evaluates step 0 again: drop the record it will write anew
+        run.truncate_metrics(after_step=state.step if state.step > 0 else -1)
         log.info("resuming %s at step %d", run_path, state.step)
     return _Session(config, run, data, model, optimizer, device, dtype, batch_generator, state)
 
