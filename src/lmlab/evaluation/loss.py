@@ -65,15 +65,13 @@ def evaluate_pairs(
         correct.append(row_correct)
         groups.append(batch.groups.to(device) if batch.groups is not None else torch.zeros_like(row_count))
     model.train(was_training)
-    every = _pair_metrics(torch.cat(nll), torch.cat(counts), torch.cat(correct), loss_average)
+    nll_all, counts_all, correct_all, groups_all = (torch.cat(t) for t in (nll, counts, correct, groups))
+    every = _pair_metrics(nll_all, counts_all, correct_all, loss_average)
     result = {"loss": every[0], "acc": every[1]}
-    all_groups = torch.cat(groups)
     for index, name in enumerate(group_names or []):
-        rows = all_groups == index
+        rows = groups_all == index
         if rows.any():
-            loss, acc = _pair_metrics(
-                torch.cat(nll)[rows], torch.cat(counts)[rows], torch.cat(correct)[rows], loss_average
-            )
+            loss, acc = _pair_metrics(nll_all[rows], counts_all[rows], correct_all[rows], loss_average)
             result[f"loss_{name}"], result[f"acc_{name}"] = loss, acc
     return result
 

@@ -120,7 +120,8 @@ def _score_pairs(entry: str, run: RunDir, config, tokenizer, model, data_dir: Pa
     report = evaluate_translation(model, tokenizer, data.task.test, "test")
     parameters = count_parameters(model)
     last = run.metrics()[-1]
-    epochs = last["step"] * config.train.sequences_per_step / data.epoch_size
+    batch = min(config.train.batch_size, data.epoch_size)  # as the trainer's batches: at most every pair
+    epochs = last["step"] * batch * config.train.grad_accum_steps / data.epoch_size
     return ComparisonRow(
         entry=entry,
         kind=config.model.kind,

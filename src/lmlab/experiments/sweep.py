@@ -124,8 +124,7 @@ def is_finished(run_path: Path, max_steps: int) -> bool:
 
 def default_workers(n_runs: int) -> int:
     """One single-threaded process per core the machine lets this process use, at most one per run."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(n_runs, cores))
+    return max(1, min(n_runs, _cores()))
 
 
 def run_sweep(
