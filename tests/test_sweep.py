@@ -116,6 +116,14 @@ def test_sweep_writes_tables_and_plots(tmp_path, capsys):
     assert main(["sweep", "arith-gpt", "--grid", "model.n_embd=8,32", "--out", str(out), *TINY]) == 2
 
 
+def _start_sweep(out: Path, grid: str, workers: int, *settings: str) -> tuple[list[str], dict]:
+    """The command line and environment of a tiny sweep run as its own process."""
+    extra = [item for setting in settings for item in ("--set", setting)]
+    args = [sys.executable, "-m", "lmlab", "sweep", "arith-gpt", "--grid", grid, "--workers", str(workers),
+            "--out", str(out), *TINY, *extra]  # fmt: skip
+    return args, {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
 def _step_of(run: Path) -> int:
     state = run / "checkpoints" / "last" / "state.json"
     return json.loads(state.read_text())["step"] if state.exists() else -1
@@ -123,10 +131,9 @@ def _step_of(run: Path) -> int:
 
 def test_a_killed_sweep_restarts_with_only_the_missing_runs(tmp_path):
     out = tmp_path / "sweep"
-    args = [sys.executable, "-m", "lmlab", "sweep", "arith-gpt", "--grid", "data.r_train=0.3,0.5,0.7",
-            "--workers", "1", "--out", str(out), *TINY, "--set", "train.max_steps=200",
-            "--set", "train.eval_interval=50"]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args, env = _start_sweep(
+        out, "data.r_train=0.3,0.5,0.7", 1, "train.max_steps=200", "train.eval_interval=50"
+    )
     process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     first = out / "runs" / "r_train=0.3_seed=0"
     deadline = time.monotonic() + 300
@@ -152,10 +159,9 @@ def test_a_killed_sweep_restarts_with_only_the_missing_runs(tmp_path):
 
 def test_workers_stop_when_the_sweep_process_is_killed(tmp_path):
     out = tmp_path / "sweep"
-    args = [sys.executable, "-m", "lmlab", "sweep", "arith-gpt", "--grid", "data.r_train=0.3,0.5",
-            "--workers", "2", "--out", str(out), *TINY, "--set", "train.max_steps=100000",
-            "--set", "train.eval_interval=5"]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args, env = _start_sweep(
+        out, "data.r_train=0.3,0.5", 2, "train.max_steps=100000", "train.eval_interval=5"
+    )
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     runs = [out / "runs" / f"r_train={r}_seed=0" for r in ("0.3", "0.5")]
     deadline = time.monotonic() + 300

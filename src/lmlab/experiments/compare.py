@@ -96,19 +96,24 @@ def _score(entry: str, run: RunDir, data_dir: Path | None) -> ComparisonRow:
     prompt = torch.tensor([tokenizer.encode("\n")])
     ids = generate(model, prompt, 160, temperature=0.8, generator=torch.Generator().manual_seed(0))
     lines = [line for line in tokenizer.decode(ids[0, 1:].tolist()).splitlines() if line.strip()]
+    return ComparisonRow(
+        **_run_fields(entry, run, config, model), val_loss=round(score.loss, 4), sample=" / ".join(lines[:2])
+    )
+
+
+def _run_fields(entry: str, run: RunDir, config, model) -> dict:
+    """What every row reports of its run: size, steps, tokens and training time."""
     report = count_parameters(model)
     last = run.metrics()[-1]
-    return ComparisonRow(
-        entry=entry,
-        kind=config.model.kind,
-        parameters=report.total,
-        non_embedding=report.non_embedding,
-        steps=last["step"],
-        tokens=last["tokens"],
-        seconds=round(last["train_time"], 1),
-        val_loss=round(score.loss, 4),
-        sample=" / ".join(lines[:2]),
-    )
+    return {
+        "entry": entry,
+        "kind": config.model.kind,
+        "parameters": report.total,
+        "non_embedding": report.non_embedding,
+        "steps": last["step"],
+        "tokens": last["tokens"],
+        "seconds": round(last["train_time"], 1),
+    }
 
 
 def _score_pairs(entry: str, run: RunDir, config, tokenizer, model, data_dir: Path | None) -> ComparisonRow:
@@ -118,18 +123,10 @@ def _score_pairs(entry: str, run: RunDir, config, tokenizer, model, data_dir: Pa
     cpu = torch.device("cpu")
     val_loss = estimate_loss(model, data.loss_batches("val", 0, 0), cpu, use_segments=segments)
     report = evaluate_translation(model, tokenizer, data.task.test, "test")
-    parameters = count_parameters(model)
     last = run.metrics()[-1]
-    batch = min(config.train.batch_size, data.epoch_size)  # as the trainer's batches: at most every pair
-    epochs = last["step"] * batch * config.train.grad_accum_steps / data.epoch_size
+    epochs = last["epoch"]  # the trainer records passes over the training pairs
     return ComparisonRow(
-        entry=entry,
-        kind=config.model.kind,
-        parameters=parameters.total,
-        non_embedding=parameters.non_embedding,
-        steps=last["step"],
-        tokens=last["tokens"],
-        seconds=round(last["train_time"], 1),
+        **_run_fields(entry, run, config, model),
         val_loss=round(val_loss, 4),
         sample="",
         epochs=round(epochs, 2),
