@@ -74,10 +74,11 @@ def test_eval_prints_loss_perplexity_and_bits_per_char(trained, capsys):
     assert main(["eval", str(trained), "--splits", "val"]) == 0
     out = capsys.readouterr().out
     line = next(row for row in out.splitlines() if row.startswith("val"))
-    _, tokens, loss, perplexity, bits = line.split()
-    assert int(tokens.replace(",", "")) == 111_539
+    _, tokens, characters, loss, perplexity, bits, bits_per_char = line.split()
+    assert int(tokens.replace(",", "")) == 111_539 == int(characters.replace(",", ""))
     assert float(perplexity) == pytest.approx(2.718281828 ** float(loss), rel=1e-3)
     assert float(bits) == pytest.approx(float(loss) / 0.693147, rel=1e-3)
+    assert float(bits_per_char) == pytest.approx(float(bits), abs=1e-4)  # one token is one character
     assert "bits/char" in out
 
 

@@ -36,6 +36,23 @@ def test_schedule_warms_up_then_decays_to_the_floor():
     assert all(a >= b for a, b in zip(rates, rates[1:], strict=False))
 
 
+def test_wsd_schedule_holds_the_rate_then_cools_down_linearly():
+    config = tiny_config(
+        "train.max_steps=100",
+        "train.warmup_steps=10",
+        "train.lr=1e-3",
+        "train.min_lr=1e-5",
+        "train.lr_decay=wsd",
+        "train.cooldown_steps=20",
+    ).train
+    assert lr_at(5, config) == pytest.approx(6e-4)
+    assert [lr_at(s, config) for s in (10, 50, 79)] == pytest.approx([1e-3] * 3)
+    assert lr_at(89, config) == pytest.approx(1e-3 + 0.5 * (1e-5 - 1e-3))
+    assert lr_at(99, config) == pytest.approx(1e-5)
+    with pytest.raises(LmlabError, match="cooldown_steps"):
+        tiny_config("train.max_steps=100", "train.cooldown_steps=101")
+
+
 def test_weight_decay_only_on_linear_matrices():
     model = build_model(with_vocab(tiny_config("model.bias=true", "model.tie_weights=false")).model)
     decayed, kept = decay_groups(model, decay_embeddings=False)

@@ -128,6 +128,8 @@ class DataConfig:
     operator: str = "+"  # arithmetic: + - * / (division by the modular inverse; p must be prime)
     operation_orders: str = "2"  # arithmetic: "2" (a+b=r), "3" (a+b+c=r) or "2,3" (both, padded)
     r_train: float = 0.5  # arithmetic: share of the equations (of each order) that train; the rest validate
+    bpe_vocab_size: int = 500  # tokenizer=bpe: 256 bytes + merges, learned on the train split only
+    bpe_backend: str = "lmlab"  # lmlab (own trainer) or hf (Hugging Face tokenizers; pip install lmlab[hf])
 
     def __post_init__(self) -> None:
         _require(
@@ -171,6 +173,14 @@ class DataConfig:
             f"data.operation_orders={self.operation_orders!r} must be 2, 3 or 2,3",
         )
         _require(0.0 < self.r_train < 1.0, f"data.r_train={self.r_train} must be in (0, 1)")
+        _require(
+            self.bpe_vocab_size >= 257,
+            f"data.bpe_vocab_size={self.bpe_vocab_size} must be at least 257 (256 bytes and one merge)",
+        )
+        _require(
+            self.bpe_backend in BPE_BACKENDS,
+            f"data.bpe_backend={self.bpe_backend!r} is unknown; choose one of {BPE_BACKENDS}",
+        )
 
     @property
     def is_pair_task(self) -> bool:
@@ -189,8 +199,9 @@ def _is_prime(n: int) -> bool:
 
 
 DATASETS = ("shakespeare", "scan", "arithmetic")
-TOKENIZERS = ("char", "word")
-DATASET_TOKENIZERS = {"shakespeare": ("char",), "scan": ("word",), "arithmetic": ("word",)}
+TOKENIZERS = ("char", "word", "bpe")
+BPE_BACKENDS = ("lmlab", "hf")
+DATASET_TOKENIZERS = {"shakespeare": ("char", "bpe"), "scan": ("word",), "arithmetic": ("word",)}
 OPERATORS = ("+", "-", "*", "/")
 SCAN_SPLITS = (
     "simple",
@@ -203,7 +214,7 @@ SCAN_SPLITS = (
     "template_jump_around_right",
 )
 SCAN_SOURCES = ("auto", "generated", "official")
-LR_DECAYS = ("cosine", "linear", "constant")
+LR_DECAYS = ("cosine", "linear", "constant", "wsd")
 LOSS_AVERAGES = ("token", "sequence")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "bfloat16")
@@ -220,6 +231,9 @@ class TrainConfig:
     min_lr: float = 1e-4
     warmup_steps: int = 100
     lr_decay: str = "cosine"
+    # lr_decay=wsd (warm-up, stable, decay): constant lr, then a linear cool-down to min_lr over the
+    # last cooldown_steps steps
+    cooldown_steps: int = 0
     weight_decay: float = 0.1
     decay_embeddings: bool = False
     decay_all: bool = False  # weight decay on every parameter, biases and norm gains too (seed 002)
@@ -227,6 +241,7 @@ class TrainConfig:
     beta2: float = 0.99
     grad_clip: float = 1.0
     eval_interval: int = 250
+    snapshot_interval: int = 0  # keep the weights every K steps in checkpoints/step-N (0: never)
     eval_steps: int = 200
     log_interval: int = 10
     seed: int = 1337
@@ -247,8 +262,16 @@ class TrainConfig:
             "log_interval",
         ):
             _require(getattr(self, name) >= 1, f"train.{name}={getattr(self, name)} must be at least 1")
+        _require(
+            self.snapshot_interval >= 0,
+            f"train.snapshot_interval={self.snapshot_interval} must be >= 0 (0 keeps no snapshots)",
+        )
         _require(self.warmup_steps >= 0, f"train.warmup_steps={self.warmup_steps} must be >= 0")
         _require(self.lr > 0, f"train.lr={self.lr} must be positive")
+        _require(
+            0 <= self.cooldown_steps <= self.max_steps,
+            f"train.cooldown_steps={self.cooldown_steps} must be in [0, train.max_steps={self.max_steps}]",
+        )
         _require(
             0 <= self.min_lr <= self.lr, f"train.min_lr={self.min_lr} must be in [0, train.lr={self.lr}]"
         )

@@ -21,11 +21,13 @@ from lmlab.experiments.compare import to_markdown
 from lmlab.experiments.results import collect, write_tables
 from lmlab.experiments.sweep import SweepSpec, check_same_sweep, expand, run_sweep
 from lmlab.generation.decode import stream
+from lmlab.generation.text_stream import TextStream
 from lmlab.generation.translate import check_words, translate
 from lmlab.inspect.attention import attention_map
+from lmlab.inspect.next_token import next_tokens
 from lmlab.models import build_model
 from lmlab.models.params import count_parameters
-from lmlab.plots.attention import plot_attention_grid
+from lmlab.plots.attention import plot_attention_grid, plot_attention_over_training
 from lmlab.plots.curves import plot_loss_curves
 from lmlab.plots.sweep import plot_sweep
 from lmlab.presets import load_preset, preset_names
@@ -97,11 +99,14 @@ def sample(args: argparse.Namespace) -> int:
             use_cache=not args.no_cache,
             generator=generator,
         )
+        text_stream = TextStream(tokenizer)
         for token, prob in tokens:
-            text = tokenizer.decode([int(token)])
-            out.write(f"{text}[{float(prob):.2f}]" if args.show_probs else text)
+            if args.show_probs:
+                out.write(f"{tokenizer.token_text(int(token))}[{float(prob):.2f}]")
+            else:
+                out.write(text_stream.push(int(token)))
             out.flush()
-        out.write("\n")
+        out.write(text_stream.flush() + "\n")
     return 0
 
 
@@ -123,14 +128,21 @@ def evaluate(args: argparse.Namespace) -> int:
     device = next(model.parameters()).device
     splits = _parse_splits(args.splits or "train,val", ("train", "val"))
     args.batch_size = args.batch_size or 64
-    bits_header = "bits/char" if tokenizer.is_character_level else "bits/token"
-    print(f"{run.path} ({args.checkpoint} checkpoint)")
-    print(f"{'split':<6} {'tokens':>10} {'loss':>8} {'perplexity':>11} {bits_header:>10}")
+    print(
+        f"{run.path} ({args.checkpoint} checkpoint), "
+        f"{tokenizer.vocab_size}-token {config.data.tokenizer} vocabulary"
+    )
+    print(
+        f"{'split':<6} {'tokens':>10} {'characters':>11} {'loss/token':>10} {'perplexity':>11} "
+        f"{'bits/token':>10} {'bits/char':>10}"
+    )
     for split in splits:
-        score = evaluate_split(model, corpus.split(split), config.model.block_size, args.batch_size, device)
+        ids = corpus.split(split)
+        score = evaluate_split(model, ids, config.model.block_size, args.batch_size, device)
+        characters = len(tokenizer.decode(ids[1:].tolist()))  # the predicted targets, as text
         print(
-            f"{split:<6} {score.tokens:>10,} {score.loss:>8.4f} {score.perplexity:>11.3f} "
-            f"{score.bits_per_token:>10.4f}"
+            f"{split:<6} {score.tokens:>10,} {characters:>11,} {score.loss:>10.4f} {score.perplexity:>11.3f} "
+            f"{score.bits_per_token:>10.4f} {score.bits_per_character(characters):>10.4f}"
         )
     return 0
 
@@ -182,14 +194,64 @@ def compare(args: argparse.Namespace) -> int:
 
 def attention(args: argparse.Namespace) -> int:
     run = open_run(args.run)
-    config, tokenizer, model = load_model(run, args.checkpoint, args.device)
+    if args.over_training:
+        return _attention_over_training(args, run)
+    which = f"step-{args.step}" if args.step is not None else args.checkpoint
+    config, tokenizer, model = load_model(run, which, args.device)
     found = attention_map(model, tokenizer, args.prompt, config.data.is_pair_task)
     title = (
-        f"{run.path.name} ({args.checkpoint} checkpoint): attention on {' '.join(found.tokens)!r}; "
+        f"{run.path.name} ({which} checkpoint): attention on {_joined(found.tokens, config)!r}; "
         f"next token {found.next_token!r} (p = {found.probability:.3f})"
     )
     out = plot_attention_grid(found.attentions, found.tokens, title, args.out or run.path / "attention.png")
     print(f"next token {found.next_token!r} with probability {found.probability:.4f}; attention grid: {out}")
+    return 0
+
+
+def _joined(tokens: list[str], config) -> str:
+    return " ".join(tokens) if config.data.is_pair_task else "".join(tokens)
+
+
+def _attention_over_training(args: argparse.Namespace, run) -> int:
+    """The prompt's attention at up to --frames kept snapshots, evenly spaced, first and last included."""
+    steps = run.snapshot_steps()
+    if not steps:
+        raise LmlabError(
+            f"{run.path} kept no snapshots; train with --set train.snapshot_interval=K to keep the weights "
+            "every K steps"
+        )
+    if args.frames < 1:
+        raise LmlabError("--frames must be at least 1")
+    picks = sorted({steps[round(i * (len(steps) - 1) / max(1, args.frames - 1))] for i in range(args.frames)})
+    frames, found = [], None
+    for step in picks:
+        config, tokenizer, model = load_model(run, f"step-{step}", args.device)
+        found = attention_map(model, tokenizer, args.prompt, config.data.is_pair_task)
+        frames.append((f"step {step}: {found.next_token!r} {found.probability:.2f}", found.attentions))
+        print(f"step {step}: next token {found.next_token!r} with probability {found.probability:.4f}")
+    title = (
+        f"{run.path.name}: attention on {_joined(found.tokens, config)!r} through training "
+        "(row: step, next token, p)"
+    )
+    out = plot_attention_over_training(
+        frames, found.tokens, title, args.out or run.path / "attention-over-training.png"
+    )
+    print(f"attention over training: {out}")
+    return 0
+
+
+def next_token(args: argparse.Namespace) -> int:
+    if args.top < 1:
+        raise LmlabError("--top must be at least 1")
+    config, tokenizer, model = load_model(open_run(args.run), args.checkpoint, args.device)
+    ranked = next_tokens(model, tokenizer, args.prompt, config.data.is_pair_task, args.top)
+    print(
+        f"{args.run} ({args.checkpoint} checkpoint): the {len(ranked)} likeliest tokens after {args.prompt!r}"
+    )
+    print(f"{'rank':>4}  {'token':<16} {'id':>6}  {'probability':>11}")
+    for rank, candidate in enumerate(ranked, start=1):
+        print(f"{rank:>4}  {candidate.text!r:<16} {candidate.token_id:>6}  {candidate.probability:>11.4f}")
+    print(f"      {'(these together)':<23}  {sum(c.probability for c in ranked):>11.4f}")
     return 0
 
 
@@ -243,6 +305,28 @@ def _numbers(text: str, kind: type, flag: str) -> tuple:
         raise LmlabError(f"{flag} {text!r} must be comma-separated numbers, e.g. 0,42") from None
 
 
+def _ngram_table_size(args: argparse.Namespace) -> int:
+    """Free entries of full conditional probability tables (seed 000 question 1) beside a GPT's parameters."""
+    if args.vocab is None or args.vocab < 2 or args.n < 1:
+        raise LmlabError("give the vocabulary size and the order, e.g. `lmlab info ngram --vocab 65 --n 3`")
+    config = load_preset(args.model)
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, vocab_size=args.vocab))
+    gpt = count_parameters(build_model(config.model)).total
+    print(
+        f"a table P(x_n | x_1 … x_(n-1)) over {args.vocab:,} tokens has |V|^(n-1)·(|V|-1) free entries "
+        f"(each context's row sums to 1)"
+    )
+    print(f"{'n':>3}  {'entries':>32}  {'≈':>9}  {'entries / GPT parameters':>25}")
+    for n in range(1, args.n + 1):
+        entries = args.vocab ** (n - 1) * (args.vocab - 1)
+        print(f"{n:>3}  {entries:>32,}  {entries:>9.2e}  {entries / gpt:>25.3g}")
+    print(
+        f"{args.model} with this vocabulary: {gpt:,} parameters for every n up to its context of "
+        f"{config.model.block_size} tokens"
+    )
+    return 0
+
+
 def info(args: argparse.Namespace) -> int:
     if args.keys:
         print("\n".join(config_keys()))
@@ -253,6 +337,8 @@ def info(args: argparse.Namespace) -> int:
     if args.presets or not args.target:
         print("\n".join(preset_names()))
         return 0
+    if args.target == "ngram":
+        return _ngram_table_size(args)
     target = Path(args.target)
     if target.is_dir():
         config = apply_overrides(open_run(target).config(), args.overrides)

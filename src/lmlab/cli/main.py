@@ -123,6 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--prompt", required=True, help="text (pair tasks: the words after <s>, e.g. '3 + 5 =')"
     )
     attention.add_argument("--out", type=Path, help="PNG path (default RUN_DIR/attention.png)")
+    attention.add_argument(
+        "--step", type=int, help="use the snapshot kept at this step (train.snapshot_interval)"
+    )
+    attention.add_argument(
+        "--over-training",
+        action="store_true",
+        help="one row per kept snapshot: how attention forms (default RUN_DIR/attention-over-training.png)",
+    )
+    attention.add_argument(
+        "--frames", type=int, default=6, help="--over-training: snapshots drawn (default 6)"
+    )
     attention.set_defaults(handler=commands.attention)
 
     sweep = sub.add_parser(
@@ -162,19 +173,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.set_defaults(handler=commands.sweep)
 
-    info = sub.add_parser("info", help="parameter counts of a run or preset; config keys; presets")
-    info.add_argument("target", nargs="?", help="run directory or preset name")
+    next_parser = sub.add_parser("next", help="the likeliest next tokens after a prompt, with probabilities")
+    _add_run_arguments(next_parser)
+    next_parser.add_argument("--prompt", required=True, help="text (pair tasks: the words after <s>)")
+    next_parser.add_argument("--top", type=int, default=10, help="how many tokens to list (default 10)")
+    next_parser.set_defaults(handler=commands.next_token)
+
+    info = sub.add_parser(
+        "info", help="parameter counts of a run or preset; n-gram table sizes; config keys; presets"
+    )
+    info.add_argument("target", nargs="?", help="run directory, preset name, or ngram (with --vocab and --n)")
     info.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     info.add_argument("--keys", action="store_true", help="list every config key with its type and default")
     info.add_argument("--presets", action="store_true", help="list the shipped presets")
     info.add_argument("--recipes", action="store_true", help="list the shipped sweep recipes")
+    info.add_argument("--vocab", type=int, help="ngram: vocabulary size |V|")
+    info.add_argument("--n", type=int, default=3, help="ngram: largest order n (default 3)")
+    info.add_argument(
+        "--model",
+        default="shakespeare-char",
+        help="ngram: the GPT preset to compare (default shakespeare-char)",
+    )
     info.set_defaults(handler=commands.info)
     return parser
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", type=Path, metavar="RUN_DIR")
-    parser.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    parser.add_argument(
+        "--checkpoint", default="best", help="best (lowest val loss), last, or step-N (a kept snapshot)"
+    )
     parser.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cuda, mps or cpu")
 
 

@@ -9,7 +9,7 @@ import torch
 
 from lmlab.config import DataConfig
 from lmlab.data import shakespeare
-from lmlab.tokenizers import CharTokenizer, Tokenizer
+from lmlab.tokenizers import CharTokenizer, Tokenizer, fit_bpe
 
 
 @dataclass(frozen=True)
@@ -28,12 +28,26 @@ class Corpus:
 def load_corpus(
     config: DataConfig, data_dir: Path | None = None, tokenizer: Tokenizer | None = None
 ) -> Corpus:
-    """Read, tokenize (fitting a tokenizer unless one is given) and split the configured corpus."""
+    """Read, tokenize (fitting a tokenizer unless one is given) and split the configured corpus.
+
+    Characters: the split is by position in the token ids. BPE: the text is split by position in
+    characters first and the tokenizer learns its merges from the train part only, so nothing about
+    the validation text leaks into the vocabulary and no token straddles the boundary.
+    """
     text = shakespeare.load_text(data_dir)
-    tokenizer = tokenizer or CharTokenizer.fit(text)
-    ids = torch.from_numpy(tokenizer.encode_array(text))
-    n_train = int(config.train_fraction * len(ids))
-    return Corpus(train=ids[:n_train], val=ids[n_train:], tokenizer=tokenizer)
+    if config.tokenizer == "char":
+        tokenizer = tokenizer or CharTokenizer.fit(text)
+        ids = torch.from_numpy(tokenizer.encode_array(text))
+        n_train = int(config.train_fraction * len(ids))
+        return Corpus(train=ids[:n_train], val=ids[n_train:], tokenizer=tokenizer)
+    n_train_chars = int(config.train_fraction * len(text))
+    train_text, val_text = text[:n_train_chars], text[n_train_chars:]
+    tokenizer = tokenizer or fit_bpe(train_text, config.bpe_vocab_size, config.bpe_backend)
+    return Corpus(
+        train=torch.from_numpy(tokenizer.encode_array(train_text)),
+        val=torch.from_numpy(tokenizer.encode_array(val_text)),
+        tokenizer=tokenizer,
+    )
 
 
 def random_windows(

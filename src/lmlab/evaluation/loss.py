@@ -110,6 +110,10 @@ class SplitScore:
     def bits_per_token(self) -> float:
         return self.loss / math.log(2)
 
+    def bits_per_character(self, characters: int) -> float:
+        """Total NLL in bits over the characters the targets spell: comparable across tokenizers."""
+        return self.loss * self.tokens / math.log(2) / characters
+
 
 @torch.inference_mode()
 def evaluate_split(

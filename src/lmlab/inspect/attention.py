@@ -20,7 +20,7 @@ class AttentionMap:
 
 
 def prompt_ids(tokenizer: Tokenizer, prompt: str, is_pair_task: bool) -> list[int]:
-    """Pair tasks read `<s> words…` (unknown words are an error); text models read the characters."""
+    """Pair tasks read `<s> words…` (unknown words are an error); text models read the text's tokens."""
     if is_pair_task:
         unknown = tokenizer.unknown_words(prompt)
         if unknown:
@@ -53,7 +53,7 @@ def attention_map(model: nn.Module, tokenizer: Tokenizer, prompt: str, is_pair_t
         raise LmlabError(f"a model.kind={model.config.kind} model has no attention to draw; use a gpt run")
     probabilities = torch.softmax(inspection.logits[0, -1].float(), dim=-1)
     best = int(probabilities.argmax())
-    tokens = [tokenizer.decode([i]) for i in ids]
+    tokens = [tokenizer.token_text(i) for i in ids]
     return AttentionMap(
-        tokens, inspection.attentions[0].cpu(), tokenizer.decode([best]), float(probabilities[best])
+        tokens, inspection.attentions[0].cpu(), tokenizer.token_text(best), float(probabilities[best])
     )

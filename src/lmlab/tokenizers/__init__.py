@@ -6,14 +6,27 @@ import json
 from pathlib import Path
 
 from lmlab.errors import LmlabError
+from lmlab.tokenizers.bpe import BPETokenizer
 from lmlab.tokenizers.char import CharTokenizer
+from lmlab.tokenizers.hf_bpe import HFBPETokenizer
 from lmlab.tokenizers.word import WordTokenizer
 
-Tokenizer = CharTokenizer | WordTokenizer  # encode, decode, vocab_size, to_dict / from_dict
-TOKENIZER_TYPES: dict[str, type[CharTokenizer] | type[WordTokenizer]] = {
+# encode, decode, token_text, vocab_size, to_dict / from_dict
+Tokenizer = CharTokenizer | WordTokenizer | BPETokenizer | HFBPETokenizer
+TOKENIZER_TYPES: dict[str, type[Tokenizer]] = {
     "char": CharTokenizer,
     "word": WordTokenizer,
+    "bpe": BPETokenizer,
+    "hf_bpe": HFBPETokenizer,
 }
+BPE_BACKENDS = {"lmlab": BPETokenizer, "hf": HFBPETokenizer}  # data.bpe_backend
+
+
+def fit_bpe(text: str, vocab_size: int, backend: str = "lmlab") -> BPETokenizer | HFBPETokenizer:
+    """A byte-level BPE of `vocab_size` ids (256 bytes + merges) learned from `text` by lmlab or HF."""
+    if backend not in BPE_BACKENDS:
+        raise LmlabError(f"BPE backend {backend!r} is unknown; choose one of {tuple(BPE_BACKENDS)}")
+    return BPE_BACKENDS[backend].fit(text, vocab_size)
 
 
 def load_tokenizer(path: Path) -> Tokenizer:

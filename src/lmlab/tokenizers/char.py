@@ -56,6 +56,9 @@ class CharTokenizer:
     def decode(self, ids: list[int]) -> str:
         return "".join(self.chars[i] for i in ids)
 
+    def token_text(self, token_id: int) -> str:
+        return self.chars[token_id]
+
     def to_dict(self) -> dict[str, Any]:
         return {"type": "char", "chars": self.chars}
 

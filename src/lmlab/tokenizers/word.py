@@ -54,6 +54,9 @@ class WordTokenizer:
     def decode(self, ids: list[int]) -> str:
         return " ".join(self.tokens[i] for i in ids)
 
+    def token_text(self, token_id: int) -> str:
+        return self.tokens[token_id]
+
     def to_dict(self) -> dict[str, Any]:
         return {"type": "word", "tokens": self.tokens}
 

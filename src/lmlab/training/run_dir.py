@@ -4,6 +4,7 @@ RUN/config.json       resolved RunConfig (vocab_size filled in)
 RUN/tokenizer.json    the tokenizer
 RUN/metrics.jsonl     one JSON record per evaluation
 RUN/checkpoints/last  and RUN/checkpoints/best (lowest val loss)
+RUN/checkpoints/step-0000500  weights kept every train.snapshot_interval steps (attention over training)
 """
 
 from __future__ import annotations
@@ -50,10 +51,30 @@ class RunDir:
     def best_checkpoint(self) -> Path:
         return self.path / "checkpoints" / "best"
 
+    def snapshot(self, step: int) -> Path:
+        return self.path / "checkpoints" / f"step-{step:07d}"
+
+    def snapshot_steps(self) -> list[int]:
+        """Steps with a kept snapshot, ascending."""
+        folder = self.path / "checkpoints"
+        if not folder.is_dir():
+            return []
+        return sorted(int(p.name[5:]) for p in folder.glob("step-*") if p.name[5:].isdigit())
+
     def checkpoint(self, which: str) -> Path:
-        if which not in ("last", "best"):
-            raise LmlabError(f"checkpoint {which!r} is unknown; choose last or best")
-        return self.last_checkpoint if which == "last" else self.best_checkpoint
+        """`best`, `last`, or `step-N` (a snapshot kept by train.snapshot_interval)."""
+        if which in ("last", "best"):
+            return self.last_checkpoint if which == "last" else self.best_checkpoint
+        step = which.removeprefix("step-")
+        if not which.startswith("step-") or not step.isdigit():
+            raise LmlabError(f"checkpoint {which!r} is unknown; choose last, best or step-N")
+        if int(step) not in self.snapshot_steps():
+            kept = (
+                ", ".join(map(str, self.snapshot_steps()))
+                or "none (train with --set train.snapshot_interval=K)"
+            )
+            raise LmlabError(f"{self.path} has no snapshot at step {int(step)}; kept steps: {kept}")
+        return self.snapshot(int(step))
 
     def config(self) -> RunConfig:
         return load_config_file(self.config_file)

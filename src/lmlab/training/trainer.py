@@ -131,6 +131,7 @@ def _fit(s: _Session, stop_after_step: int | None, progress: bool) -> TrainResul
     interrupted = False
     if s.state.step == 0:
         _evaluate_and_save(s, lr=lr_at(0, cfg))
+        _keep_snapshot(s)
     bar = tqdm(
         total=cfg.max_steps, initial=s.state.step, disable=not progress, unit="step", dynamic_ncols=True
     )
@@ -170,6 +171,7 @@ def _fit(s: _Session, stop_after_step: int | None, progress: bool) -> TrainResul
             s.state.step += 1
             s.state.elapsed_seconds = time.perf_counter() - session_start
             bar.update(1)
+            _keep_snapshot(s)
             at_end = s.state.step == cfg.max_steps
             if s.state.step % cfg.log_interval == 0 or at_end:
                 loss_value = loss.item()  # the only host sync on ordinary steps
@@ -273,6 +275,13 @@ def _save(s: _Session, best: bool) -> None:
     save_checkpoint(s.run.last_checkpoint, s.model, s.optimizer, s.state)
     if best:
         save_checkpoint(s.run.best_checkpoint, s.model, s.optimizer, s.state)
+
+
+def _keep_snapshot(s: _Session) -> None:
+    """Weights only, every train.snapshot_interval steps (and at step 0), for looking back in time."""
+    interval = s.config.train.snapshot_interval
+    if interval and s.state.step % interval == 0:
+        save_checkpoint(s.run.snapshot(s.state.step), s.model, None, s.state)
 
 
 def _stop_if_not_finite(s: _Session, loss_value: float) -> None:
