@@ -1,4 +1,7 @@
 import json
+import math
+
+import pytest
 
 from lmlab.cli.main import main
 from lmlab.experiments.compare import compare, parse_entry
@@ -12,15 +15,23 @@ def test_entries_carry_their_own_overrides():
 
 
 def test_compare_trains_scores_and_tabulates(tmp_path, capsys):
-    entries = ["shakespeare-bigram", "shakespeare-char-cpu:model.attention_window=2"]
+    entries = [
+        "shakespeare-bigram",
+        "shakespeare-char-cpu:model.attention_window=2",
+        "shakespeare-char-cpu:data.tokenizer=bpe,data.bpe_vocab_size=300",
+    ]
     overrides = [*TINY, "train.max_steps=4"]
     rows = compare(entries, overrides, tmp_path / "cmp", progress=False)
     assert [r.entry for r in rows] == entries
     assert rows[0].kind == "bigram" and rows[0].parameters == 65 * 65 and rows[1].kind == "gpt"
     assert all(r.steps == 4 and r.val_loss > 0 and r.sample for r in rows)
+    assert [r.tokenizer for r in rows] == ["char 65", "char 65", "bpe 300"]
+    for row in rows[:2]:  # one token is one character
+        assert row.val_bits_per_char == pytest.approx(row.val_loss / math.log(2), abs=2e-4)
+    assert rows[2].val_bits_per_char < 0.8 * rows[2].val_loss / math.log(2)  # a BPE token spans >1 char
     table = (tmp_path / "cmp" / "results.md").read_text()
-    assert table.startswith("| run | kind | parameters |") and table.count("**") == 2
-    assert len(json.loads((tmp_path / "cmp" / "results.json").read_text())) == 2
+    assert table.startswith("| run | kind | tokenizer | parameters |") and table.count("**") == 2
+    assert len(json.loads((tmp_path / "cmp" / "results.json").read_text())) == 3
     assert (tmp_path / "cmp" / "loss.png").exists()
     checkpoint = tmp_path / "cmp" / "shakespeare-bigram" / "checkpoints" / "last" / "model.safetensors"
     before = checkpoint.stat().st_mtime_ns

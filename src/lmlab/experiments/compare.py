@@ -39,8 +39,10 @@ class ComparisonRow:
     steps: int
     tokens: int
     seconds: float  # training time: evaluations and checkpoints excluded
-    val_loss: float  # whole validation split, best checkpoint
+    val_loss: float  # whole validation split, best checkpoint, nats per token
     sample: str  # text: the first two non-empty lines of a sample at temperature 0.8
+    tokenizer: str = ""  # e.g. "char 65", "bpe 500"
+    val_bits_per_char: float | None = None  # text: comparable across tokenizers
     epochs: float | None = None  # pair tasks: passes over the training pairs
     seconds_per_epoch: float | None = None
     test_exact_match: float | None = None  # pair tasks: greedy decoding of the whole test split
@@ -93,11 +95,16 @@ def _score(entry: str, run: RunDir, data_dir: Path | None) -> ComparisonRow:
         return _score_pairs(entry, run, config, tokenizer, model, data_dir)
     corpus = load_corpus(config.data, data_dir, tokenizer)
     score = evaluate_split(model, corpus.val, config.model.block_size, 64, torch.device("cpu"))
+    characters = len(tokenizer.decode(corpus.val[1:].tolist()))
     prompt = torch.tensor([tokenizer.encode("\n")])
     ids = generate(model, prompt, 160, temperature=0.8, generator=torch.Generator().manual_seed(0))
     lines = [line for line in tokenizer.decode(ids[0, 1:].tolist()).splitlines() if line.strip()]
     return ComparisonRow(
-        **_run_fields(entry, run, config, model), val_loss=round(score.loss, 4), sample=" / ".join(lines[:2])
+        **_run_fields(entry, run, config, model),
+        val_loss=round(score.loss, 4),
+        sample=" / ".join(lines[:2]),
+        tokenizer=f"{config.data.tokenizer} {tokenizer.vocab_size}",
+        val_bits_per_char=round(score.bits_per_character(characters), 4),
     )
 
 
@@ -137,19 +144,26 @@ def _score_pairs(entry: str, run: RunDir, config, tokenizer, model, data_dir: Pa
 
 
 def to_markdown(rows: list[ComparisonRow]) -> str:
-    """A Markdown table, the lowest val loss (and the best exact match) in bold."""
+    """A Markdown table, the lowest val bits per character (or the best exact match) in bold.
+
+    Text runs report val loss per token and bits per character; only the latter compares runs with
+    different tokenizers.
+    """
     if all(r.test_exact_match is not None for r in rows):
         return _pairs_markdown(rows)
-    best = min(r.val_loss for r in rows)
+    best = min(r.val_bits_per_char for r in rows)
     lines = [
-        "| run | kind | parameters | steps | seconds | val loss | sample (temperature 0.8, two lines) |",
-        "|---|---|---:|---:|---:|---:|---|",
+        "| run | kind | tokenizer | parameters | steps | seconds | val loss/token | val bits/char "
+        "| sample (temperature 0.8, two lines) |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
-        loss = f"**{r.val_loss:.4f}**" if r.val_loss == best else f"{r.val_loss:.4f}"
+        bits = f"{r.val_bits_per_char:.4f}"
+        bits = f"**{bits}**" if r.val_bits_per_char == best else bits
         sample = r.sample.replace("|", "\\|")
         lines.append(
-            f"| `{r.entry}` | {r.kind} | {r.parameters:,} | {r.steps} | {r.seconds:.1f} | {loss} | {sample} |"
+            f"| `{r.entry}` | {r.kind} | {r.tokenizer} | {r.parameters:,} | {r.steps} | {r.seconds:.1f} "
+            f"| {r.val_loss:.4f} | {bits} | {sample} |"
         )
     return "\n".join(lines) + "\n"
 
