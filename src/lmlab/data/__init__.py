@@ -13,7 +13,8 @@ SCAN_VOCAB_SIZE = 23  # 4 specials, 13 command words, 6 actions
 def known_vocab_size(config: DataConfig, data_dir: Path | None = None) -> int:
     """Vocabulary size of a configured data set (for `lmlab info`), reading data only when it must."""
     if config.dataset == "shakespeare":
-        return shakespeare.CHAR_VOCAB_SIZE
+        # a BPE learns exactly bpe_vocab_size ids unless the corpus runs out of pairs (not Shakespeare)
+        return config.bpe_vocab_size if config.tokenizer == "bpe" else shakespeare.CHAR_VOCAB_SIZE
     if config.dataset == "arithmetic":
         return config.p + 6  # 4 specials, the residues 0 … p-1, the operator and "="
     if not config.train_file:
