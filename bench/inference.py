@@ -43,6 +43,7 @@ from lmlab.generation.decode import generate
 from lmlab.models import build_model
 from lmlab.models.hf_gpt2 import to_hf_gpt2
 from lmlab.presets import load_preset
+from lmlab.training.memory import peak_memory_mib, reset_peak_memory
 
 GPT2_COMPATIBLE = dict(bias=True, norm="layernorm", position="learned", activation="gelu", dropout=0.0)
 
@@ -78,22 +79,6 @@ def hf_runner(hf_model, prompt: torch.Tensor, new_tokens: int, sample: bool) -> 
         )
 
     return run
-
-
-def reset_peak_memory(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    else:
-        Path("/proc/self/clear_refs").write_text("5")  # Linux: VmHWM restarts from the current RSS
-
-
-def peak_memory_mib(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024  # kB
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def timed(run: Callable[[], torch.Tensor], device: torch.device) -> tuple[float, float, torch.Tensor]:

@@ -12,7 +12,10 @@ so per-iteration times hold training only. Quality: full runs, scored by the rec
 estimate and by lmlab's evaluator over the whole validation split (nanoGPT's checkpoint loaded into
 its own model class). Sampling: 500 new tokens, batch 1,
 from the shakespeare-char and nanogpt-cpu architectures (randomly initialised: speed does
-not depend on the weights).
+not depend on the weights). The plain reference loop (bench/reference_loop.py: explicit attention, a
+host sync every step, per-parameter AdamW) runs the same recipe in the same rounds, with peak memory.
+On a CUDA GPU, --peak-tflops adds the model FLOPs utilisation of --mfu-preset (6·N·tokens/s over the
+peak, N = the weights of every Linear layer).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import time
 from pathlib import Path
 
 import torch
+from reference_loop import train_plain  # bench/ is on the path when this script runs
 
 from lmlab.config import apply_overrides
 from lmlab.data.corpus import load_corpus
@@ -37,6 +41,7 @@ from lmlab.evaluation.loss import evaluate_split
 from lmlab.generation.decode import generate
 from lmlab.models import build_model
 from lmlab.presets import load_preset
+from lmlab.training.memory import peak_memory_mib, reset_peak_memory
 from lmlab.training.run_dir import RunDir, load_model
 from lmlab.training.trainer import train
 
@@ -150,12 +155,30 @@ def nanogpt_val_loss(nanogpt_dir: Path, out_dir: Path, data_dir: Path | None) ->
     return whole_split_val_loss(_NanoGPTLogits(model), data_dir)
 
 
+def reference_run(iters: int, data_dir: Path | None) -> dict[str, float]:
+    """The plain loop of bench/reference_loop.py on the same corpus and recipe."""
+    corpus = load_corpus(load_preset("shakespeare-char-cpu").data, data_dir)
+    return train_plain(corpus.train, iters, vocab_size=corpus.tokenizer.vocab_size)
+
+
 def bench_speed(args: argparse.Namespace, workdir: Path) -> dict[str, dict[str, float]]:
-    """Alternate short runs of both trainers, so that the machine's noise hits both alike."""
-    times: dict[str, list[float]] = {"lmlab": [], "nanogpt": []} if args.nanogpt_dir else {"lmlab": []}
+    """Alternate short runs of the trainers, so that the machine's noise hits all alike.
+
+    Peak memory (MiB) is the process's peak RSS during the run on CPU (it includes Python, torch and
+    the corpus; not measured for nanoGPT, a separate process).
+    """
+    names = ["lmlab", "reference loop"] + (["nanogpt"] if args.nanogpt_dir else [])
+    times: dict[str, list[float]] = {name: [] for name in names}
+    memory: dict[str, float] = {}
+    cpu = torch.device("cpu")
     for round_ in range(args.rounds):
+        reset_peak_memory(cpu)
         run = lmlab_run(args.speed_iters, args.data_dir, workdir / f"speed-{round_}")
         times["lmlab"].append(run["ms_per_iter"])
+        memory["lmlab"] = max(memory.get("lmlab", 0.0), peak_memory_mib(cpu) or 0.0)
+        reset_peak_memory(cpu)
+        times["reference loop"].append(reference_run(args.speed_iters, args.data_dir)["ms_per_iter"])
+        memory["reference loop"] = max(memory.get("reference loop", 0.0), peak_memory_mib(cpu) or 0.0)
         if args.nanogpt_dir:
             run = nanogpt_run(args.nanogpt_dir, args.speed_iters, workdir / f"nano-speed-{round_}")
             times["nanogpt"].append(run["ms_per_iter"])
@@ -164,9 +187,34 @@ def bench_speed(args: argparse.Namespace, workdir: Path) -> dict[str, dict[str, 
             "best_ms": min(ms),
             "median_ms": statistics.median(ms),
             "tokens_per_s": 12 * 64 / (min(ms) / 1000),
+            "peak_mib": memory.get(name),
             "rounds": ms,
         }
         for name, ms in times.items()
+    }
+
+
+def matmul_parameters(model: torch.nn.Module) -> int:
+    """N of the 6·N FLOPs per token: the weights of every Linear layer (the output layer included)."""
+    return sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+
+
+def bench_mfu(preset: str, iters: int, peak_tflops: float, data_dir: Path | None, workdir: Path) -> dict:
+    """Train `preset` on CUDA for `iters` steps; model FLOPs utilisation = 6·N·tokens/s / peak."""
+    run_path = workdir / "mfu"
+    settings = [f"train.max_steps={iters}", f"train.eval_interval={iters}", "train.device=cuda"]
+    reset_peak_memory(torch.device("cuda"))
+    train(apply_overrides(load_preset(preset), settings), run_path, data_dir=data_dir, progress=False)
+    last = RunDir(run_path).metrics()[-1]
+    _config, _tokenizer, model = load_model(RunDir(run_path), "last", "cuda")
+    tokens_per_s = last["tokens"] / last["train_time"]
+    n = matmul_parameters(model)
+    return {
+        "preset": preset,
+        "matmul_parameters": n,
+        "tokens_per_s": tokens_per_s,
+        "mfu": 6 * n * tokens_per_s / (peak_tflops * 1e12),
+        "peak_mib": peak_memory_mib(torch.device("cuda")),
     }
 
 
@@ -229,6 +277,11 @@ def main() -> None:
     parser.add_argument("--sample-tokens", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--peak-tflops", type=float, help="CUDA: the GPU's peak dense TFLOP/s (bf16), to report MFU"
+    )
+    parser.add_argument("--mfu-preset", default="gpt2-small", help="preset trained for the MFU figure")
+    parser.add_argument("--mfu-iters", type=int, default=200)
     args = parser.parse_args()
 
     print(
@@ -243,10 +296,14 @@ def main() -> None:
         f"\nTraining speed, nanoGPT CPU recipe (12 x 64 tokens per iteration): {args.rounds} runs of "
         f"{args.speed_iters} iterations per trainer, alternating"
     )
-    print("| trainer | best ms/iter | median ms/iter | tokens/s (best) |")
-    print("|---|---:|---:|---:|")
+    print("| trainer | best ms/iter | median ms/iter | tokens/s (best) | peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|")
     for name, r in speed.items():
-        print(f"| {name} | {r['best_ms']:.1f} | {r['median_ms']:.1f} | {r['tokens_per_s']:,.0f} |")
+        peak = f"{r['peak_mib']:,.0f}" if r["peak_mib"] else "–"
+        print(f"| {name} | {r['best_ms']:.1f} | {r['median_ms']:.1f} | {r['tokens_per_s']:,.0f} | {peak} |")
+    best = speed["lmlab"]["tokens_per_s"] / speed["reference loop"]["tokens_per_s"]
+    median = speed["reference loop"]["median_ms"] / speed["lmlab"]["median_ms"]
+    print(f"lmlab / reference loop tokens/s: {best:.2f}x (best runs), {median:.2f}x (median runs)")
     if "nanogpt" in speed:
         best = speed["lmlab"]["tokens_per_s"] / speed["nanogpt"]["tokens_per_s"]
         median = speed["nanogpt"]["median_ms"] / speed["lmlab"]["median_ms"]
@@ -267,6 +324,18 @@ def main() -> None:
         print(
             f"| {preset} | {rates['cached']:,.0f} | {rates['uncached']:,.0f} | "
             f"{rates['cached'] / rates['uncached']:.1f}x |"
+        )
+    if args.peak_tflops:
+        if not torch.cuda.is_available():
+            raise SystemExit("--peak-tflops measures model FLOPs utilisation on a CUDA GPU; none is visible")
+        with tempfile.TemporaryDirectory() as workdir:
+            mfu = bench_mfu(args.mfu_preset, args.mfu_iters, args.peak_tflops, args.data_dir, Path(workdir))
+        results["mfu"] = mfu
+        print(
+            f"\nModel FLOPs utilisation, {mfu['preset']} on {torch.cuda.get_device_name()}: "
+            f"N = {mfu['matmul_parameters']:,} matmul weights, {mfu['tokens_per_s']:,.0f} tokens/s, "
+            f"MFU {100 * mfu['mfu']:.1f}% of {args.peak_tflops} TFLOP/s, "
+            f"peak memory {mfu['peak_mib']:,.0f} MiB"
         )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -108,3 +108,24 @@ def test_temperature_zero_is_greedy_and_reports_model_probability():
     token, prob = sample_next(logits, temperature=0)
     assert token.item() == 1
     assert prob.item() == pytest.approx(0.7)
+
+
+def test_activation_checkpointing_gives_the_same_loss_and_gradients():
+    plain = tiny_gpt(dropout=0.1)
+    recomputed = tiny_gpt(dropout=0.1, checkpoint_activations=True)
+    recomputed.load_state_dict(plain.state_dict())
+    idx = torch.randint(0, 65, (3, 16), generator=torch.Generator().manual_seed(0))
+    losses, block_calls = [], []
+    for model in (plain, recomputed):
+        model.train()
+        calls = []
+        model.blocks[0].register_forward_pre_hook(lambda *_, calls=calls: calls.append(1))
+        torch.manual_seed(1)  # the same dropout masks; recomputation replays the RNG state
+        _, loss = model(idx, idx)
+        loss.backward()
+        losses.append(loss)
+        block_calls.append(len(calls))
+    assert block_calls == [1, 2]  # the checkpointed block ran again in the backward pass
+    torch.testing.assert_close(losses[0], losses[1], rtol=0, atol=0)
+    for (name, a), b in zip(plain.named_parameters(), recomputed.parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, msg=name)

@@ -44,6 +44,9 @@ class ModelConfig:
     hidden_size: int = 0  # LSTM hidden width; 0 means n_embd
     segment_embeddings: bool = False  # GPT on (source, target) pairs: a learned vector per segment
     init_std: float = 0.02  # GPT: std of the initial weights (GPT-2's 0.02; larger starts memorise faster)
+    # GPT: keep only each block's input during training and recompute the block in the backward pass:
+    # activation memory of one block instead of n_layer, for about a third more compute
+    checkpoint_activations: bool = False
 
     def __post_init__(self) -> None:
         _require(
@@ -225,6 +228,8 @@ class TrainConfig:
     """Optimisation, evaluation and bookkeeping of one training run."""
 
     max_steps: int = 5000
+    # sequences per micro-batch in each process; an optimizer step sees the global batch of
+    # batch_size x grad_accum_steps x processes (torchrun's world size; 1 without torchrun)
     batch_size: int = 64
     grad_accum_steps: int = 1
     lr: float = 1e-3
@@ -290,7 +295,8 @@ class TrainConfig:
 
     @property
     def sequences_per_step(self) -> int:
-        """Sequences per optimizer step: batch_size x grad_accum_steps (x block_size for tokens)."""
+        """Sequences per optimizer step in one process: batch_size x grad_accum_steps (x block_size for
+        tokens); under torchrun the global batch is this times the number of processes."""
         return self.batch_size * self.grad_accum_steps
 
 

@@ -32,6 +32,7 @@ from lmlab.plots.curves import plot_loss_curves
 from lmlab.plots.sweep import plot_sweep
 from lmlab.presets import load_preset, preset_names
 from lmlab.recipes import load_recipe, recipe_names
+from lmlab.training import distributed
 from lmlab.training.run_dir import default_run_path, load_model, open_run
 from lmlab.training.trainer import train as run_training
 
@@ -60,6 +61,8 @@ def train(args: argparse.Namespace) -> int:
     result = run_training(
         config, run_path, data_dir=args.data_dir, resume=args.resume is not None, progress=not args.quiet
     )
+    if not distributed.from_environment().is_main:  # torchrun's other ranks leave the report to rank 0
+        return 130 if result.interrupted else 0
     metrics = result.run.metrics()
     if metrics:
         plot_loss_curves({run_path.name: metrics}, run_path / "loss.png")

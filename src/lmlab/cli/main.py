@@ -12,6 +12,7 @@ from tqdm import tqdm
 from lmlab import __version__
 from lmlab.cli import commands
 from lmlab.errors import LmlabError
+from lmlab.training import distributed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = _TqdmHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    # under torchrun rank 0 reports; the other ranks only warn
+    level = logging.INFO if distributed.from_environment().is_main else logging.WARNING
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     try:
         return args.handler(args) or 0
     except LmlabError as error:

@@ -5,6 +5,10 @@ Both sources give `Batch`es; the trainer and the loss estimate do not care which
 - PairBatches: `<s> source target </s>` sequences, shuffled once per epoch and padded to the
   longest sequence of the batch; the loss counts target tokens and `</s>` only. The order is a
   function of (seed, position in the stream of pairs), so --resume continues it without state.
+
+Under torchrun (world_size > 1) each rank takes its share of a global micro-batch of world_size
+micro-batches: together the ranks read exactly what one process with world_size times the gradient
+accumulation would (tests/test_distributed.py checks it).
 """
 
 from __future__ import annotations
@@ -39,8 +43,13 @@ class CorpusBatches:
             f"vocabulary {self.tokenizer.vocab_size}"
         ]
 
-    def train_batch(self, index: int, generator: torch.Generator) -> Batch:
-        x, y = random_windows(self.corpus.train, self.batch_size, self.block_size, generator)
+    def train_batch(
+        self, index: int, generator: torch.Generator, rank: int = 0, world_size: int = 1
+    ) -> Batch:
+        """Random windows; under torchrun, rank's share of world_size batches drawn alike by every rank."""
+        x, y = random_windows(
+            self.corpus.train, self.batch_size, self.block_size, generator, rank, world_size
+        )
         return Batch(x, y, None, x.numel())
 
     def loss_batches(self, split: str, n_batches: int, seed: int) -> Iterator[Batch]:
@@ -85,10 +94,16 @@ class PairBatches:
     def describe(self) -> list[str]:
         return self.task.describe()
 
-    def train_batch(self, index: int, generator: torch.Generator) -> Batch:
-        """Micro-batch `index` of the endless stream of epochs, each a fresh seeded permutation."""
+    def train_batch(
+        self, index: int, generator: torch.Generator, rank: int = 0, world_size: int = 1
+    ) -> Batch:
+        """Micro-batch `index` of the endless stream of epochs, each a fresh seeded permutation.
+
+        Under torchrun, rank's share of global micro-batch `index`: micro-batch index x world_size + rank
+        of the stream one process would read.
+        """
         n = self.epoch_size
-        start = index * self.batch_size
+        start = (index * world_size + rank) * self.batch_size
         rows = torch.tensor([self._position(i, n) for i in range(start, start + self.batch_size)])
         return self.splits["train"].rows(rows, self.lengths["train"])
 

@@ -51,13 +51,21 @@ def load_corpus(
 
 
 def random_windows(
-    ids: torch.Tensor, batch_size: int, block_size: int, generator: torch.Generator
+    ids: torch.Tensor,
+    batch_size: int,
+    block_size: int,
+    generator: torch.Generator,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Inputs and next-token targets from `batch_size` random windows, each (B, T) int64.
 
-    One gather from the encoded tensor: no Python loop over rows.
+    One gather from the encoded tensor: no Python loop over rows. With `world_size` > 1 every rank
+    draws the starts of all world_size x batch_size windows and keeps rank's share, so the ranks'
+    generators stay equal and together they see what one process drawing world_size batches would.
     """
-    starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator)
+    starts = torch.randint(len(ids) - block_size, (world_size * batch_size,), generator=generator)
+    starts = starts[rank * batch_size : (rank + 1) * batch_size]
     offsets = starts[:, None] + torch.arange(block_size)  # (B, T)
     return ids[offsets], ids[offsets + 1]
 

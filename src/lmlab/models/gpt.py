@@ -14,6 +14,7 @@ import math
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from lmlab.config import ModelConfig
 from lmlab.models.base import Inspection, LanguageModel
@@ -129,7 +130,11 @@ class GPT(LanguageModel):
             x = x + self.segment_embedding(segments)
         x = self.embedding_dropout(x)  # rotary positions enter inside attention instead
         weights, hidden = [], []
+        recompute = self.config.checkpoint_activations and self.training and torch.is_grad_enabled()
         for i, block in enumerate(self.blocks):
+            if recompute and cache is None and not need_weights:
+                x, w = checkpoint(block, x, use_reentrant=False)
+                continue
             x, w = block(x, cache=cache.layers[i] if cache is not None else None, need_weights=need_weights)
             if need_weights:
                 weights.append(w)

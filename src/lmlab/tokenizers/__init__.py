@@ -37,9 +37,14 @@ def load_tokenizer(path: Path) -> Tokenizer:
         raise LmlabError(f"no tokenizer at {path}; the run directory is incomplete, train again") from None
     except json.JSONDecodeError:
         raise LmlabError(f"{path} is not valid JSON; the run directory is damaged, train again") from None
+    return tokenizer_from_dict(raw, source=str(path))
+
+
+def tokenizer_from_dict(raw: dict, source: str = "tokenizer") -> Tokenizer:
+    """The tokenizer `to_dict` described (as saved in tokenizer.json)."""
     kind = TOKENIZER_TYPES.get(raw.get("type"))
     if kind is None:
-        raise LmlabError(f"{path}: tokenizer type {raw.get('type')!r} is not known to this lmlab version")
+        raise LmlabError(f"{source}: tokenizer type {raw.get('type')!r} is not known to this lmlab version")
     return kind.from_dict(raw)
 
 

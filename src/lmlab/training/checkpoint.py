@@ -41,7 +41,10 @@ class TrainingState:
     best_val_loss: float = float("inf")
     elapsed_seconds: float = 0.0  # wall time since the run started (sessions added up)
     eval_seconds: float = 0.0  # the part of it spent evaluating and saving
-    rng: dict[str, str] = field(default_factory=dict)  # name -> base64 of a torch RNG state
+    # name -> base64 of a torch RNG state: "batches" (one for all ranks), "torch" and "cuda" (rank 0),
+    # "torch.rank1", ... (the other ranks of a torchrun job)
+    rng: dict[str, str] = field(default_factory=dict)
+    world_size: int = 1  # processes that trained it (torchrun); a global batch has this many shares
 
 
 def encode_rng(state: torch.Tensor) -> str:
