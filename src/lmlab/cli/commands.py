@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from lmlab.evaluation.loss import evaluate_split
 from lmlab.evaluation.translation import breakdown_markdown, evaluate_translation, summary_lines, write_report
 from lmlab.experiments.compare import compare as run_comparison
 from lmlab.experiments.compare import to_markdown
+from lmlab.experiments.launchers import Launcher, LocalLauncher, RayLauncher
 from lmlab.experiments.results import collect, write_tables
 from lmlab.experiments.sweep import SweepSpec, check_same_sweep, expand, run_sweep
 from lmlab.generation.decode import stream
@@ -260,6 +262,7 @@ def next_token(args: argparse.Namespace) -> int:
 
 def sweep(args: argparse.Namespace) -> int:
     spec = _sweep_spec(args)
+    launcher = _launcher(args)
     if not args.report_only:
         n_runs = len(expand(spec))
         print(f"sweep of {n_runs} runs into {args.out}; logs in {args.out / 'runs'}/*/train.log", flush=True)
@@ -267,7 +270,7 @@ def sweep(args: argparse.Namespace) -> int:
         def on_done(run, what: str) -> None:
             print(f"  {run.name}: {what}", flush=True)
 
-        run_sweep(spec, args.out, workers=args.workers, data_dir=args.data_dir, on_done=on_done)
+        run_sweep(spec, args.out, launcher, data_dir=args.data_dir, on_done=on_done)
     check_same_sweep(spec, args.out, record_it=False)
     results = collect(spec, args.out)
     if not results:
@@ -277,6 +280,14 @@ def sweep(args: argparse.Namespace) -> int:
     print(paths[0].read_text(), end="")
     print(f"tables: {', '.join(str(p) for p in paths)}; plots: {args.out / 'plots'} ({len(figures)} figures)")
     return 0
+
+
+def _launcher(args: argparse.Namespace) -> Launcher:
+    if args.launcher == "ray":
+        return RayLauncher(args.ray_address, args.cpus_per_run or 1, args.workers)
+    if args.ray_address or args.cpus_per_run:
+        raise LmlabError("--ray-address and --cpus-per-run need --launcher ray")
+    return LocalLauncher(args.workers)
 
 
 def _sweep_spec(args: argparse.Namespace) -> SweepSpec:
@@ -323,9 +334,11 @@ def _ngram_table_size(args: argparse.Namespace) -> int:
     for n in range(1, args.n + 1):
         entries = args.vocab ** (n - 1) * (args.vocab - 1)
         print(f"{n:>3}  {entries:>32,}  {entries:>9.2e}  {entries / gpt:>25.3g}")
+    context = config.model.block_size
+    exponent = (context - 1) * math.log10(args.vocab) + math.log10(args.vocab - 1)
     print(
         f"{args.model} with this vocabulary: {gpt:,} parameters for every n up to its context of "
-        f"{config.model.block_size} tokens"
+        f"{context} tokens, where a table would need about 10^{exponent:.0f} entries"
     )
     return 0
 

@@ -164,7 +164,23 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--budget-fractions", help="summaries over the first α·T steps too, e.g. 0.1,0.5,1.0 (no retraining)"
     )
-    sweep.add_argument("--workers", type=int, help="runs trained at once (default: one per CPU core)")
+    sweep.add_argument(
+        "--workers", type=int, help="runs trained at once (default: local, one per CPU core; ray, all)"
+    )
+    sweep.add_argument(
+        "--launcher",
+        choices=("local", "ray"),
+        default="local",
+        help="local processes, or one Ray task per run (pip install 'lmlab[ray]'; --out on shared storage)",
+    )
+    sweep.add_argument(
+        "--ray-address",
+        metavar="HOST:PORT",
+        help="Ray cluster (default: $RAY_ADDRESS, else one `ray start` runs here, else a new local one)",
+    )
+    sweep.add_argument(
+        "--cpus-per-run", type=int, help="CPUs (and torch threads) each Ray run takes (default 1)"
+    )
     sweep.add_argument("--out", type=Path, required=True, help="sweep folder (runs, tables, plots)")
     sweep.add_argument("--data-dir", type=Path)
     sweep.add_argument(

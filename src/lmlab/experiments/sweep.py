@@ -1,4 +1,5 @@
-"""Sweeps: the Cartesian product of a grid of config values and seeds, trained in parallel processes.
+"""Sweeps: the Cartesian product of a grid of config values and seeds, trained in parallel processes
+or on a Ray cluster (see lmlab.experiments.launchers).
 
 A sweep lives in one folder:
 
@@ -17,22 +18,15 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
-import os
 import re
-import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 from lmlab.config import RunConfig, apply_overrides
 from lmlab.errors import LmlabError
+from lmlab.experiments.launchers import Launcher, LocalLauncher
 from lmlab.presets import load_preset
-
-log = logging.getLogger(__name__)
 
 PRESET_KEY = "preset"
 
@@ -122,52 +116,25 @@ def is_finished(run_path: Path, max_steps: int) -> bool:
     return last.exists() and load_state(last)["step"] >= max_steps
 
 
-def default_workers(n_runs: int) -> int:
-    """One single-threaded process per core the machine lets this process use, at most one per run."""
-    return max(1, min(n_runs, _cores()))
-
-
 def run_sweep(
     spec: SweepSpec,
     out_dir: Path,
-    workers: int | None = None,
+    launcher: Launcher | None = None,
     data_dir: Path | None = None,
     on_done: Callable[[SweepRun, str], None] | None = None,
 ) -> list[SweepRun]:
-    """Train every missing run of `spec` under out_dir/runs, `workers` at a time; returns all runs."""
+    """Train every missing run of `spec` under out_dir/runs (default: local processes); returns all runs."""
     runs = expand(spec)
     out_dir.mkdir(parents=True, exist_ok=True)
     check_same_sweep(spec, out_dir)
     todo = [r for r in runs if not is_finished(out_dir / "runs" / r.name, r.config.train.max_steps)]
+    report = on_done or (lambda run, what: None)
     for run in runs:
-        if run not in todo and on_done:
-            on_done(run, "already finished")
-    workers = workers or default_workers(len(todo))
-    if workers < 1:
-        raise LmlabError(f"--workers {workers} must be at least 1")
-    threads = max(1, _cores() // workers)
-    if workers == 1:
-        for run in todo:
-            _train_one(run.config.to_dict(), str(out_dir / "runs" / run.name), data_dir, threads, False)
-            if on_done:
-                on_done(run, "trained")
-        return runs
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = {
-            pool.submit(
-                _train_one, r.config.to_dict(), str(out_dir / "runs" / r.name), data_dir, threads, True
-            ): r
-            for r in todo
-        }
-        for future in as_completed(futures):
-            future.result()  # a failed run stops the sweep with its error
-            if on_done:
-                on_done(futures[future], "trained")
+        if run not in todo:
+            report(run, "already finished")
+    if todo:  # nothing to train: start no processes and no Ray instance
+        (launcher or LocalLauncher()).launch(todo, out_dir / "runs", data_dir, report)
     return runs
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 RUN_DEFINING = ("preset", "grid", "seeds", "overrides")  # budget fractions only change the summaries
@@ -186,37 +153,3 @@ def check_same_sweep(spec: SweepSpec, out_dir: Path, record_it: bool = True) -> 
         return
     if record_it:
         record.write_text(json.dumps(spec.to_dict(), indent=2))
-
-
-def _exit_with_parent() -> None:
-    """A worker whose sweep process was killed stops too, instead of training on unseen (and racing
-    the restarted sweep for the same run directory)."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
-def _train_one(config: dict, run_path: str, data_dir: Path | None, threads: int, own_log: bool) -> None:
-    """Train (or resume) one run; in a worker process its log goes to RUN/train.log."""
-    import torch
-
-    from lmlab.training.trainer import train
-
-    torch.set_num_threads(threads)
-    if own_log:
-        _exit_with_parent()
-    path = Path(run_path)
-    path.mkdir(parents=True, exist_ok=True)
-    if own_log:
-        handler = logging.FileHandler(path / "train.log")
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    resume = (path / "checkpoints" / "last").exists()
-    if not resume:
-        (path / "metrics.jsonl").unlink(missing_ok=True)  # killed before its first checkpoint: start over
-    train(RunConfig.from_dict(config), path, data_dir=data_dir, resume=resume, progress=False)
