@@ -23,6 +23,7 @@ from lmlab.experiments.launchers import Launcher, LocalLauncher, RayLauncher
 from lmlab.experiments.results import collect, write_tables
 from lmlab.experiments.sweep import SweepSpec, check_same_sweep, expand, run_sweep
 from lmlab.generation.decode import stream
+from lmlab.generation.stop import StopFilter, generate_texts, parse_stop
 from lmlab.generation.text_stream import TextStream
 from lmlab.generation.translate import check_words, translate
 from lmlab.inspect.attention import attention_map
@@ -89,29 +90,38 @@ def sample(args: argparse.Namespace) -> int:
         raise LmlabError("the prompt is empty; give at least one character with --prompt")
     generator = torch.Generator(device=device)
     generator.manual_seed(args.seed if args.seed is not None else torch.seed())
+    stops = [parse_stop(text) for text in args.stop]
+    options = dict(
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        use_cache=not args.no_cache,
+        generator=generator,
+    )
     out = sys.stdout
+    if args.num_samples > 1 and not args.show_probs:  # one batch; each sample printed when all are done
+        texts = generate_texts(
+            model, tokenizer, prompt_ids, args.num_samples, args.max_new_tokens, stops, **options
+        )
+        out.write(("\n" + "-" * 40 + "\n").join(args.prompt + text + "\n" for text in texts))
+        return 0
     for i in range(args.num_samples):
         if i:
             out.write("\n" + "-" * 40 + "\n")
         out.write(args.prompt)
-        tokens = stream(
-            model,
-            prompt_ids,
-            args.max_new_tokens,
-            temperature=args.temperature,
-            top_k=args.top_k,
-            top_p=args.top_p,
-            use_cache=not args.no_cache,
-            generator=generator,
-        )
-        text_stream = TextStream(tokenizer)
-        for token, prob in tokens:
-            if args.show_probs:
+        text_stream, stop_filter = TextStream(tokenizer), StopFilter(stops)
+        for token, prob in stream(model, prompt_ids, args.max_new_tokens, **options):
+            shown = stop_filter.push(text_stream.push(int(token)))
+            if args.show_probs:  # every token with its probability, the one that completes a stop included
                 out.write(f"{tokenizer.token_text(int(token))}[{float(prob):.2f}]")
             else:
-                out.write(text_stream.push(int(token)))
+                out.write(shown)
             out.flush()
-        out.write(text_stream.flush() + "\n")
+            if stop_filter.stopped:
+                break
+        if not args.show_probs:
+            out.write(stop_filter.push(text_stream.flush()) + stop_filter.flush())
+        out.write("\n")
     return 0
 
 

@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--no-cache", action="store_true", help="recompute the whole context for every token")
     sample.add_argument("--show-probs", action="store_true", help="print each token's probability after it")
     sample.add_argument(
+        "--stop",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="end a sample at the first TEXT (backslash escapes read, e.g. '\\n\\n'); repeatable",
+    )
+    sample.add_argument(
         "--beam", type=int, default=1, metavar="K", help="SCAN: beam search of width K (default: greedy)"
     )
     sample.set_defaults(handler=commands.sample)
