@@ -131,6 +131,8 @@ class DataConfig:
     operator: str = "+"  # arithmetic: + - * / (division by the modular inverse; p must be prime)
     operation_orders: str = "2"  # arithmetic: "2" (a+b=r), "3" (a+b+c=r) or "2,3" (both, padded)
     r_train: float = 0.5  # arithmetic: share of the equations (of each order) that train; the rest validate
+    data_file: str = ""  # dataset=text: a text file, a folder of .txt files, or a glob (--data-file)
+    encoding: str = "utf-8"  # dataset=text: how the files' bytes are read
     bpe_vocab_size: int = 500  # tokenizer=bpe: 256 bytes + merges, learned on the train split only
     bpe_backend: str = "lmlab"  # lmlab (own trainer) or hf (Hugging Face tokenizers; pip install lmlab[hf])
 
@@ -201,10 +203,15 @@ def _is_prime(n: int) -> bool:
     return n >= 2 and all(n % d for d in range(2, int(n**0.5) + 1))
 
 
-DATASETS = ("shakespeare", "scan", "arithmetic")
+DATASETS = ("shakespeare", "text", "scan", "arithmetic")
 TOKENIZERS = ("char", "word", "bpe")
 BPE_BACKENDS = ("lmlab", "hf")
-DATASET_TOKENIZERS = {"shakespeare": ("char", "bpe"), "scan": ("word",), "arithmetic": ("word",)}
+DATASET_TOKENIZERS = {
+    "shakespeare": ("char", "bpe"),
+    "text": ("char", "bpe"),
+    "scan": ("word",),
+    "arithmetic": ("word",),
+}
 OPERATORS = ("+", "-", "*", "/")
 SCAN_SPLITS = (
     "simple",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import glob
 import math
 import sys
 from pathlib import Path
@@ -47,6 +48,9 @@ def train(args: argparse.Namespace) -> int:
             if not path.is_file():
                 raise LmlabError(f"{path} is not a file; give a file of 'IN: <command> OUT: <actions>' lines")
             overrides.append(f"{key}={path.resolve()}")
+    if args.data_file is not None:
+        data_file = args.data_file if glob.has_magic(args.data_file) else str(Path(args.data_file).resolve())
+        overrides += ["data.dataset=text", f"data.data_file={data_file}"]
     if args.resume is not None:
         if args.preset:
             raise LmlabError("--resume continues a run with its own config; drop the preset name")

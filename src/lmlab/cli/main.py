@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--train-file", type=Path, help="pair tasks: a file of 'IN: ... OUT: ...' lines to train on"
     )
     train.add_argument("--test-file", type=Path, help="pair tasks: the matching test file")
+    train.add_argument(
+        "--data-file",
+        help="your corpus (preset text): a .txt file, a folder of them or a quoted glob, e.g. 'books/*.txt'",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=commands.train)
 

@@ -12,6 +12,10 @@ SCAN_VOCAB_SIZE = 23  # 4 specials, 13 command words, 6 actions
 
 def known_vocab_size(config: DataConfig, data_dir: Path | None = None) -> int:
     """Vocabulary size of a configured data set (for `lmlab info`), reading data only when it must."""
+    if config.dataset == "text":  # the corpus decides the character set; read it
+        from lmlab.data.corpus import load_corpus  # imports this package: load lazily
+
+        return load_corpus(config, data_dir).tokenizer.vocab_size
     if config.dataset == "shakespeare":
         # a BPE learns exactly bpe_vocab_size ids unless the corpus runs out of pairs (not Shakespeare)
         return config.bpe_vocab_size if config.tokenizer == "bpe" else shakespeare.CHAR_VOCAB_SIZE

@@ -29,6 +29,11 @@ class CorpusBatches:
     def __init__(self, corpus: Corpus, batch_size: int, block_size: int) -> None:
         self.corpus, self.batch_size, self.block_size = corpus, batch_size, block_size
         self.tokenizer = corpus.tokenizer
+        if len(corpus.train) <= block_size:
+            raise LmlabError(
+                f"the corpus's train split has {len(corpus.train)} tokens, fewer than model.block_size+1="
+                f"{block_size + 1}; give a longer corpus or lower model.block_size"
+            )
         if len(corpus.val) <= block_size:
             raise LmlabError(
                 f"the validation split has {len(corpus.val)} tokens, fewer than model.block_size+1="

@@ -5,19 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from lmlab.config import DataConfig
 from lmlab.data import shakespeare
+from lmlab.data.text_files import corpus_files, files_digest, read_corpus, safe_split_points
+from lmlab.data.token_cache import cache_key, cached_ids
 from lmlab.tokenizers import CharTokenizer, Tokenizer, fit_bpe
+
+ENCODE_PIECE_CHARACTERS = 1 << 22  # a large corpus is encoded and written ~4M characters at a time
 
 
 @dataclass(frozen=True)
 class Corpus:
     """Encoded token ids: the first `train_fraction` is train, the rest validation."""
 
-    train: torch.Tensor  # (N_train,) int64
-    val: torch.Tensor  # (N_val,) int64
+    train: torch.Tensor  # (N_train,) int64; a text-file corpus: uint16/int32, memory-mapped
+    val: torch.Tensor  # (N_val,)
     tokenizer: Tokenizer
 
     def split(self, name: str) -> torch.Tensor:
@@ -34,6 +39,8 @@ def load_corpus(
     characters first and the tokenizer learns its merges from the train part only, so nothing about
     the validation text leaks into the vocabulary and no token straddles the boundary.
     """
+    if config.dataset == "text":
+        return _load_text_files(config, tokenizer)
     text = shakespeare.load_text(data_dir)
     if config.tokenizer == "char":
         tokenizer = tokenizer or CharTokenizer.fit(text)
@@ -48,6 +55,34 @@ def load_corpus(
         val=torch.from_numpy(tokenizer.encode_array(val_text)),
         tokenizer=tokenizer,
     )
+
+
+def _load_text_files(config: DataConfig, tokenizer: Tokenizer | None) -> Corpus:
+    """Your own text, split by position in characters; ids cached on disk keyed by the corpus's hash."""
+    files = corpus_files(config.data_file)
+    text = read_corpus(files, config.encoding)
+    n_train_chars = int(config.train_fraction * len(text))
+    parts = {"train": text[:n_train_chars], "val": text[n_train_chars:]}
+    if tokenizer is None:
+        if config.tokenizer == "char":
+            tokenizer = CharTokenizer.fit(text)
+        else:
+            tokenizer = fit_bpe(parts["train"], config.bpe_vocab_size, config.bpe_backend)
+    digest = files_digest(files)
+    ids = {}
+    for name, part in parts.items():
+        key = cache_key(digest, tokenizer, f"{name}:{config.train_fraction}:{config.encoding}")
+        ids[name] = cached_ids(key, tokenizer.vocab_size, lambda part=part: _encoded_pieces(tokenizer, part))
+    return Corpus(train=ids["train"], val=ids["val"], tokenizer=tokenizer)
+
+
+def _encoded_pieces(tokenizer: Tokenizer, text: str):
+    """Encode `text` a few million characters at a time, cut where tokens cannot straddle the cut."""
+    points = safe_split_points(text, ENCODE_PIECE_CHARACTERS)
+    for start, end in zip(points, points[1:], strict=False):
+        yield tokenizer.encode_array(text[start:end])
+    if len(points) == 1:
+        yield np.zeros(0, dtype=np.int64)
 
 
 def random_windows(
@@ -67,7 +102,7 @@ def random_windows(
     starts = torch.randint(len(ids) - block_size, (world_size * batch_size,), generator=generator)
     starts = starts[rank * batch_size : (rank + 1) * batch_size]
     offsets = starts[:, None] + torch.arange(block_size)  # (B, T)
-    return ids[offsets], ids[offsets + 1]
+    return ids[offsets].long(), ids[offsets + 1].long()  # a memory-mapped corpus holds uint16/int32
 
 
 def sequential_windows(ids: torch.Tensor, block_size: int, batch_size: int):
@@ -80,7 +115,7 @@ def sequential_windows(ids: torch.Tensor, block_size: int, batch_size: int):
     full = [s for s in starts if s + block_size <= n_targets]
     for i in range(0, len(full), batch_size):
         offsets = torch.tensor(full[i : i + batch_size])[:, None] + torch.arange(block_size)
-        yield ids[offsets], ids[offsets + 1]
+        yield ids[offsets].long(), ids[offsets + 1].long()
     tail = [s for s in starts if s + block_size > n_targets]
     for s in tail:
-        yield ids[s:n_targets][None], ids[s + 1 : n_targets + 1][None]
+        yield ids[s:n_targets][None].long(), ids[s + 1 : n_targets + 1][None].long()
