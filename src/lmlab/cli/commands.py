@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import glob
+import os
 import math
 import sys
 from pathlib import Path
@@ -49,7 +49,8 @@ def train(args: argparse.Namespace) -> int:
                 raise LmlabError(f"{path} is not a file; give a file of 'IN: <command> OUT: <actions>' lines")
             overrides.append(f"{key}={path.resolve()}")
     if args.data_file is not None:
-        data_file = args.data_file if glob.has_magic(args.data_file) else str(Path(args.data_file).resolve())
+        # absolute, so later commands find the corpus from any folder (a glob stays a glob)
+        data_file = os.path.abspath(os.path.expanduser(args.data_file))
         overrides += ["data.dataset=text", f"data.data_file={data_file}"]
     if args.resume is not None:
         if args.preset:

@@ -56,10 +56,10 @@ def to_latex(columns: list[Column], rows: list[list[Cell]], caption: str) -> str
     lines = [
         "\\begin{table}[ht]",
         "\\centering",
-        f"\\caption{{{_latex_escape(caption)}}}",
+        f"\\caption{{{latex_escape(caption)}}}",
         f"\\begin{{tabular}}{{{spec}}}",
         "\\toprule",
-        " & ".join(_latex_escape(c.name) for c in columns) + " \\\\",
+        " & ".join(latex_escape(c.name) for c in columns) + " \\\\",
         "\\midrule",
     ]
     for i, row in enumerate(rows):
@@ -78,13 +78,35 @@ def to_csv(header: list[str], records: list[list[object]]) -> str:
 
 
 def _latex_cell(text: str, bold: bool) -> str:
-    escaped = _latex_escape(text).replace("±", "$\\pm$")
+    escaped = latex_escape(text)
     return f"\\textbf{{{escaped}}}" if bold else escaped
 
 
-_LATEX_SPECIALS = {"&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#", "_": "\\_", "{": "\\{", "}": "\\}"}
+_LATEX_SPECIALS = {
+    "\\": "\\textbackslash{}",
+    "&": "\\&",
+    "%": "\\%",
+    "$": "\\$",
+    "#": "\\#",
+    "_": "\\_",
+    "{": "\\{",
+    "}": "\\}",
+    "~": "\\textasciitilde{}",
+    "^": "\\textasciicircum{}",
+    # symbols in lmlab's labels that pdflatex's utf8 input cannot typeset as text
+    "±": "$\\pm$",
+    "Δ": "$\\Delta$",
+    "α": "$\\alpha$",
+    "θ": "$\\theta$",
+    "‖": "$\\|$",
+    "₂": "$_2$",
+    "−": "$-$",
+    "×": "$\\times$",
+    "·": "$\\cdot$",
+    "→": "$\\rightarrow$",
+}
 
 
-def _latex_escape(text: str) -> str:
-    text = "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)
-    return text.replace("Δ", "$\\Delta$")
+def latex_escape(text: str) -> str:
+    """`text` as LaTeX source that typesets it literally (one character at a time, so no double escapes)."""
+    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)
