@@ -10,7 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from lmlab import __version__
-from lmlab.cli import commands
+from lmlab.cli import commands, report
 from lmlab.errors import LmlabError
 from lmlab.training import distributed
 
@@ -223,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="ngram: the GPT preset to compare (default shakespeare-char)",
     )
     info.set_defaults(handler=commands.info)
+    report.add_parser(sub)
     return parser
 
 

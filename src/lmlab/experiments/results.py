@@ -75,17 +75,21 @@ def _format(metric: str, a: Aggregate) -> str:
 def write_tables(spec: SweepSpec, results: list[PointResult], out_dir: Path) -> list[Path]:
     """summary.md, summary.tex (best in bold) and summary.csv (mean and std in separate columns)."""
     columns, rows = table(spec, results)
-    seeds = ", ".join(str(s) for s in spec.seeds)
-    caption = (
-        f"Sweep {spec.name} over {', '.join(spec.grid) or 'seeds'}: mean ± std over seeds {seeds}. "
-        "L: lowest loss, A: highest accuracy, t_f: first step reaching it, Δt = t_f(val) − t_f(train), "
-        "P: non-embedding parameters; best of each column in bold."
-    )
+    caption = table_caption(spec)
     paths = [out_dir / "summary.md", out_dir / "summary.tex", out_dir / "summary.csv"]
     paths[0].write_text(f"{caption}\n\n{to_markdown(columns, rows)}")
     paths[1].write_text(to_latex(columns, rows, caption))
     paths[2].write_text(_csv(spec, results))
     return paths
+
+
+def table_caption(spec: SweepSpec) -> str:
+    seeds = ", ".join(str(s) for s in spec.seeds)
+    return (
+        f"Sweep {spec.name} over {', '.join(spec.grid) or 'seeds'}: mean ± std over seeds {seeds}. "
+        "L: lowest loss, A: highest accuracy, t_f: first step reaching it, Δt = t_f(val) − t_f(train), "
+        "P: non-embedding parameters; best of each column in bold."
+    )
 
 
 def _csv(spec: SweepSpec, results: list[PointResult]) -> str:

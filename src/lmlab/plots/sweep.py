@@ -37,7 +37,8 @@ def plot_sweep(spec: SweepSpec, results: list[PointResult], out_dir: Path) -> li
     out_dir.mkdir(parents=True, exist_ok=True)
     full = [r for r in results if r.budget == 1.0] or results
     paths = plot_curves(spec, full, out_dir)
-    if spec.grid:
+    x_key, _ = _keys(spec)
+    if x_key is not None and _numeric(spec.grid[x_key]) is not None:  # e.g. preset=a,b has no x axis
         paths += plot_summaries(spec, results, out_dir)
     if len({r.parameters for r in full}) > 1:
         paths.append(plot_against_parameters(spec, full, out_dir / "summary_vs_parameters.png"))

@@ -1,0 +1,40 @@
+"""`lmlab report PATH`: an HTML page and LaTeX pieces for a run or a sweep (see lmlab.reports)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lmlab.reports import ReportOptions, write_report
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register `lmlab report` on the main parser's subcommands."""
+    parser = sub.add_parser(
+        "report", help="self-contained HTML page and LaTeX tables/figures for a run or a sweep"
+    )
+    parser.add_argument("path", type=Path, metavar="RUN_DIR|SWEEP_DIR")
+    parser.add_argument("--out", type=Path, help="folder for index.html and latex/ (default PATH/report)")
+    parser.add_argument("--data-dir", type=Path, help="folder holding the data files (text runs: the corpus)")
+    parser.add_argument(
+        "--checkpoint",
+        default="best",
+        help="runs: samples, predictions and attention from best, last or step-N (default best)",
+    )
+    parser.add_argument(
+        "--prompt", help="runs: the samples' and attention grid's prompt (default: one per task)"
+    )
+    parser.add_argument(
+        "--device", default="cpu", help="cpu (default: seeded samples repeat anywhere) or cuda"
+    )
+    parser.set_defaults(handler=report)
+
+
+def report(args: argparse.Namespace) -> int:
+    options = ReportOptions(
+        checkpoint=args.checkpoint, data_dir=args.data_dir, prompt=args.prompt, device=args.device
+    )
+    files = write_report(args.path, args.out, options)
+    pieces = len(files.latex) - 1
+    print(f"report: {files.html}; LaTeX: {files.latex[-1]} ({pieces} pieces beside it; pdflatex compiles it)")
+    return 0
