@@ -7,6 +7,7 @@ lmlab.training.distributed); a lone process runs exactly the code path it always
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import math
 import time
@@ -110,6 +111,10 @@ def train(
             # by destroy_process_group, which releases the GIL that gloo's threads may still need
             # (torn down by the reducer instead, it can deadlock at exit)
             session.trained = session.forward = session.model
+            if dist.enabled:
+                # the DDP wrapper sits in reference cycles (autograd hooks): free it now, while the
+                # process group exists; freed at interpreter exit, its gloo threads abort the process
+                gc.collect()
 
 
 def _setup(
