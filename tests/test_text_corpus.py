@@ -90,9 +90,12 @@ def test_the_encoded_corpus_is_cached_memory_mapped_and_not_encoded_twice(folder
         raise AssertionError("a cached corpus was encoded again")
 
     monkeypatch.setattr(BPETokenizer, "encode_array", no_encoding)
-    second = load_corpus(config, tokenizer=first.tokenizer)
+    monkeypatch.setattr(BPETokenizer, "fit", no_encoding)  # nor is its BPE learned again
+    second = load_corpus(config)
+    assert second.tokenizer.to_dict() == first.tokenizer.to_dict()
     assert torch.equal(second.train, first.train) and torch.equal(second.val, first.val)
     cached = sorted((tmp_path_cache() / "corpora").glob("*.bin"), key=lambda p: p.stat().st_size)
+    assert len(list((tmp_path_cache() / "corpora").glob("*.tokenizer.json"))) == 1
     assert [p.stat().st_size for p in cached] == [2 * len(first.val), 2 * len(first.train)]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,9 +12,10 @@ import torch
 
 from lmlab.config import DataConfig
 from lmlab.data import shakespeare
+from lmlab.data.download import cache_dir
 from lmlab.data.text_files import corpus_files, files_digest, read_corpus, safe_split_points
 from lmlab.data.token_cache import cache_key, cached_ids
-from lmlab.tokenizers import CharTokenizer, Tokenizer, fit_bpe
+from lmlab.tokenizers import CharTokenizer, Tokenizer, fit_bpe, load_tokenizer, save_tokenizer
 
 ENCODE_PIECE_CHARACTERS = 1 << 22  # a large corpus is encoded and written ~4M characters at a time
 
@@ -63,17 +66,42 @@ def _load_text_files(config: DataConfig, tokenizer: Tokenizer | None) -> Corpus:
     text = read_corpus(files, config.encoding)
     n_train_chars = int(config.train_fraction * len(text))
     parts = {"train": text[:n_train_chars], "val": text[n_train_chars:]}
+    digest = files_digest(files)
     if tokenizer is None:
         if config.tokenizer == "char":
             tokenizer = CharTokenizer.fit(text)
         else:
-            tokenizer = fit_bpe(parts["train"], config.bpe_vocab_size, config.bpe_backend)
-    digest = files_digest(files)
+            tokenizer = _cached_bpe(config, digest, parts["train"])
     ids = {}
     for name, part in parts.items():
         key = cache_key(digest, tokenizer, f"{name}:{config.train_fraction}:{config.encoding}")
         ids[name] = cached_ids(key, tokenizer.vocab_size, lambda part=part: _encoded_pieces(tokenizer, part))
     return Corpus(train=ids["train"], val=ids["val"], tokenizer=tokenizer)
+
+
+def _cached_bpe(config: DataConfig, corpus_digest: str, train_text: str) -> Tokenizer:
+    """The BPE learned from this corpus's train split with these settings: learned once, then read."""
+    settings = "|".join(
+        map(
+            str,
+            (
+                corpus_digest,
+                config.bpe_vocab_size,
+                config.bpe_backend,
+                config.train_fraction,
+                config.encoding,
+            ),
+        )
+    )
+    path = cache_dir() / "corpora" / f"{hashlib.sha256(settings.encode()).hexdigest()[:32]}.tokenizer.json"
+    if path.exists():
+        return load_tokenizer(path)
+    tokenizer = fit_bpe(train_text, config.bpe_vocab_size, config.bpe_backend)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    save_tokenizer(tokenizer, tmp)
+    os.replace(tmp, path)
+    return tokenizer
 
 
 def _encoded_pieces(tokenizer: Tokenizer, text: str):

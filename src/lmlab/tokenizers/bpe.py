@@ -135,7 +135,7 @@ class BPETokenizer:
     def fit(cls, text: str, vocab_size: int, special_tokens: tuple[str, ...] = ()) -> BPETokenizer:
         """Learn `vocab_size - 256 - len(special_tokens)` merges from `text` (fewer if its pairs run out)."""
         n_merges = check_vocab_request(vocab_size, special_tokens)
-        chunk_counts = Counter(pretokenize(text))
+        chunk_counts = Counter(match.group() for match in _SPLIT.finditer(text))  # no list of every chunk
         word_counts = {chunk.encode("utf-8"): count for chunk, count in chunk_counts.items()}
         return cls(learn_merges(word_counts, n_merges), special_tokens)
 
