@@ -43,7 +43,7 @@ def test_a_file_a_folder_and_a_glob_name_the_same_kind_of_corpus(folder):
     assert [p.name for p in corpus_files(str(folder))] == ["a.txt", "b.txt", "c.txt"]
     assert [p.name for p in corpus_files(str(folder / "*.txt"))] == ["a.txt", "b.txt"]
     assert corpus_files(str(folder / "a.txt")) == [folder / "a.txt"]
-    text = read_corpus(corpus_files(str(folder)), "utf-8")
+    text = read_corpus(corpus_files(str(folder)), "utf-8").text
     assert text == "\n".join([SHAKESPEARE[:20_000], SHAKESPEARE[20_000:40_000], SHAKESPEARE[40_000:50_000]])
 
 
@@ -81,7 +81,7 @@ def test_the_encoded_corpus_is_cached_memory_mapped_and_not_encoded_twice(folder
     config = text_config(folder, "data.tokenizer=bpe", "data.bpe_vocab_size=300")
     first = load_corpus(config)
     assert first.train.dtype == torch.uint16  # 2 bytes per token on disk and in the mapping
-    text = read_corpus(corpus_files(str(folder)), "utf-8")
+    text = read_corpus(corpus_files(str(folder)), "utf-8").text
     n_train = int(0.9 * len(text))
     assert first.train.tolist() == first.tokenizer.encode(text[:n_train])
     assert first.val.tolist() == first.tokenizer.encode(text[n_train:])

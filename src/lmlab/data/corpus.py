@@ -13,7 +13,7 @@ import torch
 from lmlab.config import DataConfig
 from lmlab.data import shakespeare
 from lmlab.data.download import cache_dir
-from lmlab.data.text_files import corpus_files, files_digest, read_corpus, safe_split_points
+from lmlab.data.text_files import corpus_files, read_corpus, safe_split_points
 from lmlab.data.token_cache import cache_key, cached_ids
 from lmlab.tokenizers import CharTokenizer, Tokenizer, fit_bpe, load_tokenizer, save_tokenizer
 
@@ -62,11 +62,11 @@ def load_corpus(
 
 def _load_text_files(config: DataConfig, tokenizer: Tokenizer | None) -> Corpus:
     """Your own text, split by position in characters; ids cached on disk keyed by the corpus's hash."""
-    files = corpus_files(config.data_file)
-    text = read_corpus(files, config.encoding)
+    corpus_text = read_corpus(corpus_files(config.data_file), config.encoding)
+    text = corpus_text.text
     n_train_chars = int(config.train_fraction * len(text))
     parts = {"train": text[:n_train_chars], "val": text[n_train_chars:]}
-    digest = files_digest(files)
+    digest = corpus_text.digest
     if tokenizer is None:
         if config.tokenizer == "char":
             tokenizer = CharTokenizer.fit(text)

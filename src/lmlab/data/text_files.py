@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import glob
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from lmlab.errors import LmlabError
-
-HASH_CHUNK = 1 << 20
 
 
 def corpus_files(data_file: str) -> list[Path]:
@@ -35,22 +34,19 @@ def corpus_files(data_file: str) -> list[Path]:
     )
 
 
-def files_digest(files: list[Path]) -> str:
-    """SHA-256 over the files' bytes, in order: the corpus's identity for the token cache."""
-    digest = hashlib.sha256()
-    for path in files:
-        with path.open("rb") as f:
-            while chunk := f.read(HASH_CHUNK):
-                digest.update(chunk)
-        digest.update(b"\0")  # file boundaries count: a|bc and ab|c are different corpora
-    return digest.hexdigest()
+@dataclass(frozen=True)
+class CorpusText:
+    text: str  # the files' text joined by newlines
+    digest: str  # SHA-256 over the files' bytes, in order: the corpus's identity for the token cache
 
 
-def read_corpus(files: list[Path], encoding: str) -> str:
-    """The files' text joined by newlines; bytes that do not decode name the file and offset."""
-    texts = []
+def read_corpus(files: list[Path], encoding: str) -> CorpusText:
+    """Read every file once; bytes that do not decode name the file and offset."""
+    texts, digest = [], hashlib.sha256()
     for path in files:
         raw = path.read_bytes()
+        digest.update(raw)
+        digest.update(b"\0")  # file boundaries count: a|bc and ab|c are different corpora
         try:
             texts.append(raw.decode(encoding))
         except UnicodeDecodeError as error:
@@ -68,7 +64,7 @@ def read_corpus(files: list[Path], encoding: str) -> str:
         raise LmlabError(
             f"the corpus ({len(files)} file(s) from {files[0]}) is empty; give files with text in them"
         )
-    return text
+    return CorpusText(text, digest.hexdigest())
 
 
 def safe_split_points(text: str, every: int) -> list[int]:

@@ -34,12 +34,7 @@ def plot_attention_grid(attentions: torch.Tensor, tokens: list[str], title: str,
                 ax.set_xlabel("key (attended to)")
             if head == 0:
                 ax.set_ylabel("query (attending)")
-    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="attention weight")
-    fig.suptitle(title)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return out
+    return _finish(fig, axes, image, title, out, shrink=0.8, dpi=110)
 
 
 def plot_attention_over_training(
@@ -71,10 +66,15 @@ def plot_attention_over_training(
                 ax.set_ylabel(f"{label}\nquery", fontsize=8)
             if show_keys:
                 ax.set_xlabel("key", fontsize=8)
-    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="attention weight")
+    return _finish(fig, axes, image, title, out, shrink=0.6, dpi=100)
+
+
+def _finish(fig, axes, image, title: str, out: Path, shrink: float, dpi: int) -> Path:
+    """One colour bar for every heatmap (all share 0..1), the title, and the PNG written."""
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=shrink, label="attention weight")
     fig.suptitle(title)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100, bbox_inches="tight")
+    fig.savefig(out, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return out
 
