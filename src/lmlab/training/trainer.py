@@ -24,7 +24,8 @@ from tqdm import tqdm
 from lmlab.config import RunConfig
 from lmlab.data.batches import BatchSource, PairBatches, make_batches
 from lmlab.errors import LmlabError
-from lmlab.evaluation.loss import estimate_loss, evaluate_pairs, segment_arguments
+from lmlab.evaluation.loss import segment_arguments
+from lmlab.evaluation.training_scores import parameter_norm, training_scores
 from lmlab.models import build_model
 from lmlab.models.loss import sequence_loss_and_accuracy
 from lmlab.tokenizers import Tokenizer, save_tokenizer, tokenizer_from_dict
@@ -359,37 +360,9 @@ def _record(s: _Session, scores: dict[str, float], lr: float) -> None:
 
 
 def _scores(s: _Session) -> dict[str, float]:
-    """train_loss and val_loss; pair tasks add accuracies and a loss and accuracy per group."""
-    cfg = s.config.train
-    scores = {}
-    for split in ("train", "val"):
-        batches = s.data.loss_batches(split, cfg.eval_steps, seed=cfg.seed + s.state.step)
-        if not isinstance(s.data, PairBatches):
-            scores[f"{split}_loss"] = estimate_loss(
-                s.model,
-                batches,
-                device=s.device,
-                dtype=s.dtype,
-                use_segments=s.config.model.segment_embeddings,
-            )
-            continue
-        pair_scores = evaluate_pairs(
-            s.model,
-            batches,
-            device=s.device,
-            dtype=s.dtype,
-            use_segments=s.config.model.segment_embeddings,
-            loss_average=cfg.loss_average,
-            group_names=s.data.group_names,
-        )
-        scores.update({f"{split}_{name}": value for name, value in pair_scores.items()})
-    return dict(sorted(scores.items(), key=lambda item: (item[0].count("_"), item[0])))
-
-
-@torch.no_grad()
-def parameter_norm(model: nn.Module) -> float:
-    """The L2 norm of all parameters as one vector, ||theta||_2 (tied weights once)."""
-    return math.sqrt(sum(float(p.double().pow(2).sum()) for p in model.parameters()))
+    return training_scores(
+        s.model, s.data, s.config.train, s.state.step, s.device, s.dtype, s.config.model.segment_embeddings
+    )
 
 
 def _save(s: _Session, best: bool) -> None:
