@@ -7,7 +7,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from lmlab.config import DataConfig
@@ -109,8 +108,6 @@ def _encoded_pieces(tokenizer: Tokenizer, text: str):
     points = safe_split_points(text, ENCODE_PIECE_CHARACTERS)
     for start, end in zip(points, points[1:], strict=False):
         yield tokenizer.encode_array(text[start:end])
-    if len(points) == 1:
-        yield np.zeros(0, dtype=np.int64)
 
 
 def random_windows(
