@@ -25,7 +25,7 @@ import torch
 from lmlab.data.pairs import load_pair_task
 from lmlab.generation.translate import translate
 from lmlab.models.params import count_parameters
-from lmlab.training.run_dir import RunDir, load_model
+from lmlab.runs.run_dir import RunDir, load_model
 
 
 @torch.inference_mode()

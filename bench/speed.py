@@ -41,9 +41,9 @@ from lmlab.evaluation.loss import evaluate_split
 from lmlab.generation.decode import generate
 from lmlab.models import build_model
 from lmlab.presets import load_preset
+from lmlab.runs.run_dir import RunDir, load_model
+from lmlab.runs.trainer import train
 from lmlab.training.memory import peak_memory_mib, reset_peak_memory
-from lmlab.training.run_dir import RunDir, load_model
-from lmlab.training.trainer import train
 
 NANOGPT_CPU_RECIPE = [
     "config/train_shakespeare_char.py",

@@ -16,12 +16,12 @@ from lmlab.data.pairs import load_pair_task
 from lmlab.errors import LmlabError
 from lmlab.evaluation.training_scores import parameter_norm
 from lmlab.inspect.attention import attention_map
+from lmlab.loss import IGNORE_INDEX, sequence_loss_and_accuracy
 from lmlab.models import build_model
-from lmlab.models.loss import IGNORE_INDEX, sequence_loss_and_accuracy
 from lmlab.presets import load_preset
-from lmlab.training.checkpoint import load_weights
-from lmlab.training.run_dir import RunDir, load_model
-from lmlab.training.trainer import train
+from lmlab.runs.checkpoint import load_weights
+from lmlab.runs.run_dir import RunDir, load_model
+from lmlab.runs.trainer import train
 
 TINY_ARITH = [
     "model.n_layer=1",

@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from lmlab.cli.main import main
-from lmlab.training.trainer import train
+from lmlab.runs.trainer import train
 
 from .conftest import TINY, tiny_config
 

@@ -19,9 +19,9 @@ from safetensors.torch import load_file
 from lmlab.config import apply_overrides
 from lmlab.data.batches import make_batches
 from lmlab.presets import load_preset
+from lmlab.runs.run_dir import RunDir
+from lmlab.runs.trainer import train
 from lmlab.training.distributed import SINGLE, Distributed, from_environment
-from lmlab.training.run_dir import RunDir
-from lmlab.training.trainer import train
 
 from .conftest import SHARED_DATA, TINY, tiny_config
 

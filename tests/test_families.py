@@ -9,7 +9,7 @@ from lmlab.models import FAMILIES, build_model
 from lmlab.models.layers import Block, CausalSelfAttention, RMSNorm, causal_mask, sinusoidal_table
 from lmlab.models.lstm import LSTM, LSTMLayer, LSTMState
 from lmlab.models.params import count_parameters
-from lmlab.training.trainer import train
+from lmlab.runs.trainer import train
 
 from .conftest import tiny_config
 

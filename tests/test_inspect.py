@@ -8,9 +8,9 @@ from matplotlib.image import imread
 
 from lmlab.cli.main import main
 from lmlab.generation.text_stream import TextStream
+from lmlab.runs.run_dir import RunDir, load_model
+from lmlab.runs.trainer import train
 from lmlab.tokenizers.bpe import BPETokenizer
-from lmlab.training.run_dir import RunDir, load_model
-from lmlab.training.trainer import train
 
 from .conftest import SHARED_DATA, tiny_config
 

@@ -20,8 +20,8 @@ from lmlab.evaluation.loss import evaluate_split
 from lmlab.experiments.sweep import SweepSpec, check_same_sweep, expand
 from lmlab.presets import load_preset
 from lmlab.reports import ReportOptions, write_report
-from lmlab.training.run_dir import RunDir, load_model
-from lmlab.training.trainer import train
+from lmlab.runs.run_dir import RunDir, load_model
+from lmlab.runs.trainer import train
 
 from .conftest import SHARED_DATA, tiny_config
 

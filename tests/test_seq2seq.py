@@ -2,7 +2,7 @@ import torch
 
 from lmlab.data.scan import generate_commands
 from lmlab.data.seq2seq import collate, encode_pair, longest_lengths
-from lmlab.models.loss import IGNORE_INDEX, next_token_loss
+from lmlab.loss import IGNORE_INDEX, next_token_loss
 from lmlab.tokenizers import WordTokenizer
 
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from lmlab.cli.main import main
 from lmlab.errors import LmlabError
 from lmlab.generation.stop import StopFilter, parse_stop
-from lmlab.training.trainer import train
+from lmlab.runs.trainer import train
 
 from .conftest import SHARED_DATA, tiny_config
 

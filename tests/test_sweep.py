@@ -17,8 +17,8 @@ from lmlab.cli.main import main
 from lmlab.errors import LmlabError
 from lmlab.experiments.summary import aggregate, summarize_run
 from lmlab.experiments.sweep import SweepSpec, expand, is_finished
-from lmlab.experiments.tables import Cell, Column, to_latex, to_markdown
 from lmlab.recipes import load_recipe, recipe_names
+from lmlab.reports.tables import Cell, Column, to_latex, to_markdown
 
 TINY = [
     "--set", "model.n_layer=1", "--set", "model.n_head=2", "--set", "model.n_embd=16",

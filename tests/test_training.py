@@ -10,14 +10,14 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from lmlab.device import resolve_device, resolve_dtype
 from lmlab.errors import LmlabError
 from lmlab.models import build_model
-from lmlab.training.checkpoint import checkpoint_path, load_weights
-from lmlab.training.device import resolve_device, resolve_dtype
+from lmlab.runs.checkpoint import checkpoint_path, load_weights
+from lmlab.runs.run_dir import RunDir
+from lmlab.runs.trainer import train
 from lmlab.training.optim import decay_groups
-from lmlab.training.run_dir import RunDir
 from lmlab.training.schedule import lr_at
-from lmlab.training.trainer import train
 
 from .conftest import SHARED_DATA, TINY, tiny_config, with_vocab
 
@@ -230,7 +230,7 @@ def test_decay_all_decays_every_parameter():
 
 
 def test_a_run_killed_right_after_its_first_checkpoint_resumes_without_a_duplicate_record(tmp_path):
-    from lmlab.training.trainer import _evaluate_and_save, _setup
+    from lmlab.runs.trainer import _evaluate_and_save, _setup
 
     config = tiny_config()
     session = _setup(config, tmp_path / "run", None, resume=False)

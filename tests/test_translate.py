@@ -17,8 +17,8 @@ from lmlab.errors import LmlabError
 from lmlab.evaluation.translation import Example, TranslationReport, evaluate_translation
 from lmlab.generation.translate import _beam, _greedy, check_words, translate
 from lmlab.presets import load_preset
-from lmlab.training.run_dir import RunDir, load_model
-from lmlab.training.trainer import train
+from lmlab.runs.run_dir import RunDir, load_model
+from lmlab.runs.trainer import train
 
 from .conftest import SHARED_DATA
 

@@ -21,7 +21,7 @@ from lmlab.evaluation.translation import breakdown_markdown, evaluate_translatio
 from lmlab.experiments.compare import compare as run_comparison
 from lmlab.experiments.compare import to_markdown
 from lmlab.experiments.launchers import Launcher, LocalLauncher, RayLauncher
-from lmlab.experiments.results import collect, write_tables
+from lmlab.experiments.results import collect
 from lmlab.experiments.sweep import SweepSpec, check_same_sweep, expand, run_sweep
 from lmlab.generation.decode import stream
 from lmlab.generation.stop import StopFilter, generate_texts, parse_stop
@@ -36,9 +36,10 @@ from lmlab.plots.curves import plot_loss_curves
 from lmlab.plots.sweep import plot_sweep
 from lmlab.presets import load_preset, preset_names
 from lmlab.recipes import load_recipe, recipe_names
+from lmlab.reports.sweep_tables import write_tables
+from lmlab.runs.run_dir import default_run_path, load_model, open_run
+from lmlab.runs.trainer import train as run_training
 from lmlab.training import distributed
-from lmlab.training.run_dir import default_run_path, load_model, open_run
-from lmlab.training.trainer import train as run_training
 
 
 def train(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lmlab.models.loss import IGNORE_INDEX
+from lmlab.loss import IGNORE_INDEX
 from lmlab.tokenizers.word import WordTokenizer
 
 

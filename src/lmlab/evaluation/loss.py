@@ -11,8 +11,8 @@ from torch import nn
 
 from lmlab.data.corpus import sequential_windows
 from lmlab.data.seq2seq import Batch
-from lmlab.models.loss import IGNORE_INDEX, next_token_loss, sequence_scores
-from lmlab.training.device import autocast
+from lmlab.device import autocast
+from lmlab.loss import IGNORE_INDEX, next_token_loss, sequence_scores
 
 
 @torch.inference_mode()

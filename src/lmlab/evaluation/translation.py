@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lmlab.data.scan import Pair
 from lmlab.generation.translate import translate
-from lmlab.training.run_dir import write_atomic
+from lmlab.runs.run_dir import write_atomic
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ from lmlab.generation.decode import generate
 from lmlab.models.params import count_parameters
 from lmlab.plots.curves import plot_loss_curves
 from lmlab.presets import load_preset
-from lmlab.training.checkpoint import load_state
-from lmlab.training.run_dir import RunDir, load_model
-from lmlab.training.trainer import train
+from lmlab.runs.checkpoint import load_state
+from lmlab.runs.run_dir import RunDir, load_model
+from lmlab.runs.trainer import train
 
 
 @dataclass(frozen=True)

@@ -196,7 +196,7 @@ def train_run(config: dict, run_path: str, data_dir: Path | None, threads: int, 
     """Train (or resume) one run into run_path; with own_log its log goes to RUN/train.log."""
     import torch
 
-    from lmlab.training.trainer import train
+    from lmlab.runs.trainer import train
 
     torch.set_num_threads(threads)
     path = Path(run_path)

@@ -110,7 +110,7 @@ def run_name(point: dict[str, str], seed: int) -> str:
 
 
 def is_finished(run_path: Path, max_steps: int) -> bool:
-    from lmlab.training.checkpoint import load_state
+    from lmlab.runs.checkpoint import load_state
 
     last = run_path / "checkpoints" / "last"
     return last.exists() and load_state(last)["step"] >= max_steps

@@ -11,10 +11,10 @@ import torch
 from torch import nn
 
 from lmlab.config import ModelConfig
+from lmlab.loss import next_token_loss
 from lmlab.models.base import LanguageModel
 from lmlab.models.kv_cache import KVCache, LayerCache
 from lmlab.models.layers import CausalSelfAttention
-from lmlab.models.loss import next_token_loss
 
 
 class AttentionLM(LanguageModel):

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from lmlab.config import ModelConfig
+from lmlab.loss import next_token_loss
 from lmlab.models.base import LanguageModel
-from lmlab.models.loss import next_token_loss
 
 
 class Bigram(LanguageModel):

@@ -17,10 +17,10 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from lmlab.config import ModelConfig
+from lmlab.loss import next_token_loss
 from lmlab.models.base import Inspection, LanguageModel
 from lmlab.models.kv_cache import KVCache, LayerCache
 from lmlab.models.layers import Block, LayerNorm, RMSNorm, make_norm, sinusoidal_table
-from lmlab.models.loss import next_token_loss
 
 
 class GPT(LanguageModel):

@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from lmlab.config import ModelConfig
+from lmlab.loss import next_token_loss
 from lmlab.models.base import Inspection, LanguageModel
-from lmlab.models.loss import next_token_loss
 
 
 class LSTMLayer(nn.Module):

@@ -14,7 +14,7 @@ from lmlab.reports.html import render_html
 from lmlab.reports.latex import write_latex
 from lmlab.reports.run_report import ReportOptions, run_report
 from lmlab.reports.sweep_report import sweep_report
-from lmlab.training.run_dir import RunDir
+from lmlab.runs.run_dir import RunDir
 
 __all__ = ["ReportFiles", "ReportOptions", "write_report"]
 

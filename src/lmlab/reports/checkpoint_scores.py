@@ -14,10 +14,10 @@ from lmlab.data.corpus import Corpus
 from lmlab.data.pairs import PairTask
 from lmlab.evaluation.loss import evaluate_split
 from lmlab.evaluation.translation import TranslationReport, evaluate_translation
-from lmlab.experiments.tables import Cell, Column
 from lmlab.reports.document import Table
-from lmlab.training.checkpoint import load_state
-from lmlab.training.run_dir import RunDir, load_model
+from lmlab.reports.tables import Cell, Column
+from lmlab.runs.checkpoint import load_state
+from lmlab.runs.run_dir import RunDir, load_model
 
 TEXT_BATCH_SIZE = 64  # sequences per forward pass, as `lmlab eval`
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lmlab.experiments.tables import Cell, Column
+from lmlab.reports.tables import Cell, Column
 
 
 @dataclass(frozen=True)

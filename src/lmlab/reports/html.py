@@ -9,8 +9,8 @@ import base64
 from html import escape
 
 from lmlab import __version__
-from lmlab.experiments.tables import best_rows
 from lmlab.reports.document import Figure, Item, Paragraph, Report, Section, Table, Verbatim
+from lmlab.reports.tables import best_rows
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: #1d232a;

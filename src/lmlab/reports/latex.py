@@ -11,8 +11,8 @@ import os
 import textwrap
 from pathlib import Path
 
-from lmlab.experiments.tables import latex_escape, to_latex
 from lmlab.reports.document import Figure, Item, Paragraph, Report, Table, Verbatim
+from lmlab.reports.tables import latex_escape, to_latex
 
 PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage[utf8]{inputenc}

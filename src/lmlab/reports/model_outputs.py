@@ -9,12 +9,12 @@ import torch
 from torch import nn
 
 from lmlab.evaluation.translation import TranslationReport
-from lmlab.experiments.tables import Cell, Column
 from lmlab.generation.stop import generate_texts
 from lmlab.inspect.attention import attention_map
 from lmlab.plots.attention import plot_attention_grid
 from lmlab.plots.breakdown import plot_breakdown
 from lmlab.reports.document import Figure, Item, Paragraph, Table, Verbatim
+from lmlab.reports.tables import Cell, Column
 from lmlab.tokenizers import Tokenizer
 
 PREDICTIONS_SHOWN = 8  # wrong test predictions listed in the report

@@ -20,8 +20,8 @@ from lmlab.models.params import count_parameters
 from lmlab.plots.curves import plot_loss_curves
 from lmlab.reports import checkpoint_scores, model_outputs
 from lmlab.reports.document import Figure, Item, Paragraph, Report, Section, Table, key_value_table
+from lmlab.runs.run_dir import RunDir, load_model
 from lmlab.tokenizers import Tokenizer
-from lmlab.training.run_dir import RunDir, load_model
 
 ARITHMETIC_PROMPT = "3 + 5 ="  # an equation the attention grid reads (when p > 5)
 ATTENTION_KINDS = ("gpt",)  # the model kinds whose `inspect` returns attention weights

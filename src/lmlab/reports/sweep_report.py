@@ -8,14 +8,15 @@ import json
 from pathlib import Path
 
 from lmlab.errors import LmlabError
-from lmlab.experiments.results import collect, table, table_caption
+from lmlab.experiments.results import collect
 from lmlab.experiments.summary import LABELS, SUMMARY_COLUMNS, summarize_run
 from lmlab.experiments.sweep import SweepSpec, expand
-from lmlab.experiments.tables import Cell, Column
 from lmlab.plots.curves import plot_loss_curves
 from lmlab.plots.sweep import plot_sweep
 from lmlab.reports.document import Figure, Item, Paragraph, Report, Section, Table, key_value_table
-from lmlab.training.run_dir import RunDir
+from lmlab.reports.sweep_tables import table, table_caption
+from lmlab.reports.tables import Cell, Column
+from lmlab.runs.run_dir import RunDir
 
 RUN_COLUMNS = ("L_train", "L_val", "A_train", "A_val", "tf_A_val")  # per-run table, where recorded
 MOST_CURVES_ON_ONE_PLOT = 8  # more runs than this make the all-runs loss plot unreadable

@@ -22,8 +22,8 @@ import torch.distributed as torch_dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from lmlab.device import resolve_device
 from lmlab.errors import LmlabError
-from lmlab.training.device import resolve_device
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from lmlab.config import RunConfig, load_config_file
 from lmlab.errors import LmlabError
 from lmlab.models import build_model
 from lmlab.tokenizers import Tokenizer, load_tokenizer
-from lmlab.training.checkpoint import load_weights
-from lmlab.training.device import resolve_device
+from lmlab.runs.checkpoint import load_weights
+from lmlab.device import resolve_device
 
 
 @dataclass(frozen=True)

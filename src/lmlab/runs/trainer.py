@@ -27,9 +27,9 @@ from lmlab.errors import LmlabError
 from lmlab.evaluation.loss import segment_arguments
 from lmlab.evaluation.training_scores import parameter_norm, training_scores
 from lmlab.models import build_model
-from lmlab.models.loss import sequence_loss_and_accuracy
+from lmlab.loss import sequence_loss_and_accuracy
 from lmlab.tokenizers import Tokenizer, save_tokenizer, tokenizer_from_dict
-from lmlab.training.checkpoint import (
+from lmlab.runs.checkpoint import (
     TrainingState,
     decode_rng,
     encode_rng,
@@ -38,7 +38,7 @@ from lmlab.training.checkpoint import (
     save_checkpoint,
 )
 from lmlab.training.compile import maybe_compile
-from lmlab.training.device import autocast, resolve_dtype
+from lmlab.device import autocast, resolve_dtype
 from lmlab.training.distributed import (
     SINGLE,
     Distributed,
@@ -52,7 +52,7 @@ from lmlab.training.distributed import (
 )
 from lmlab.training.interrupt import deferred_interrupt
 from lmlab.training.optim import make_optimizer
-from lmlab.training.run_dir import RunDir, write_atomic
+from lmlab.runs.run_dir import RunDir, write_atomic
 from lmlab.training.schedule import lr_at
 
 log = logging.getLogger(__name__)
