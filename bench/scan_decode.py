@@ -33,13 +33,10 @@ def reference_greedy(model, tokenizer, source: str) -> str:
     """The straightforward loop: no batch, no cache; the full sequence goes through the model each step."""
     ids = [tokenizer.bos_id, *tokenizer.encode(source)]
     n_source = len(ids)
-    use_segments = model.config.segment_embeddings
     out = []
     while len(ids) < model.config.block_size:
-        extra = {}
-        if use_segments:
-            extra["segments"] = torch.tensor([[0] * n_source + [1] * (len(ids) - n_source)])
-        next_id = int(model(torch.tensor([ids]), **extra)[0][0, -1].argmax())
+        segments = torch.tensor([[0] * n_source + [1] * (len(ids) - n_source)])  # ignored without segments
+        next_id = int(model(torch.tensor([ids]), segments=segments)[0, -1].argmax())
         if next_id == tokenizer.eos_id:
             break
         ids.append(next_id)

@@ -141,8 +141,8 @@ class _NanoGPTLogits(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, idx, targets=None):
-        return self.model(idx, torch.zeros_like(idx))[0], None
+    def forward(self, idx, *, cache=None, segments=None):
+        return self.model(idx, torch.zeros_like(idx))[0]
 
 
 def nanogpt_val_loss(nanogpt_dir: Path, out_dir: Path, data_dir: Path | None) -> float:

@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from lmlab.config import ModelConfig
+from lmlab.generation.decode import generate
 from lmlab.generation.sampling import next_token_distribution, sample_next
+from lmlab.loss import next_token_loss
 from lmlab.models import build_model
 from lmlab.models.params import count_parameters
 
@@ -18,10 +20,10 @@ def tiny_gpt(**changes) -> torch.nn.Module:
 def test_forward_shapes_and_initial_loss_near_uniform():
     model = tiny_gpt()
     idx, targets = torch.randint(65, (2, 3, 16))
-    logits, loss = model(idx, targets)
+    logits = model(idx)
+    loss = next_token_loss(logits, targets)
     assert logits.shape == (3, 16, 65)
     assert abs(loss.item() - math.log(65)) < 0.1  # small init: close to a uniform guess
-    assert model(idx)[1] is None
 
 
 def test_initialisation_follows_the_documented_scheme():
@@ -55,9 +57,9 @@ def test_dropout_is_active_only_in_training():
     model = tiny_gpt(dropout=0.5)
     idx = torch.randint(65, (2, 16))
     model.train()
-    assert not torch.equal(model(idx)[0], model(idx)[0])
+    assert not torch.equal(model(idx), model(idx))
     model.eval()
-    assert torch.equal(model(idx)[0], model(idx)[0])
+    assert torch.equal(model(idx), model(idx))
 
 
 def test_attention_weights_of_every_layer():
@@ -70,8 +72,8 @@ def test_greedy_decoding_with_and_without_cache_is_identical(prompt_length):
     model = tiny_gpt()
     idx = torch.randint(65, (3, prompt_length), generator=torch.Generator().manual_seed(prompt_length))
     # 60 new tokens run far past block_size=16, through several window slides
-    cached = model.generate(idx, 60, temperature=0, use_cache=True)
-    uncached = model.generate(idx, 60, temperature=0, use_cache=False)
+    cached = generate(model, idx, 60, temperature=0, use_cache=True)
+    uncached = generate(model, idx, 60, temperature=0, use_cache=False)
     assert cached.shape == (3, prompt_length + 60)
     assert torch.equal(cached, uncached)
 
@@ -79,15 +81,15 @@ def test_greedy_decoding_with_and_without_cache_is_identical(prompt_length):
 def test_first_token_uses_the_whole_window():
     model = tiny_gpt()
     idx = torch.randint(65, (1, 16))
-    expected = model(idx)[0][:, -1].argmax(-1)
-    assert model.generate(idx, 1, temperature=0)[0, -1] == expected
+    expected = model(idx)[:, -1].argmax(-1)
+    assert generate(model, idx, 1, temperature=0)[0, -1] == expected
 
 
 def test_seeded_sampling_repeats_and_generate_leaves_grad_mode_alone():
     model = tiny_gpt()
     idx = torch.zeros(2, 1, dtype=torch.long)
-    a = model.generate(idx, 30, temperature=1.0, generator=torch.Generator().manual_seed(3))
-    b = model.generate(idx, 30, temperature=1.0, generator=torch.Generator().manual_seed(3))
+    a = generate(model, idx, 30, temperature=1.0, generator=torch.Generator().manual_seed(3))
+    b = generate(model, idx, 30, temperature=1.0, generator=torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
     assert torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
 
@@ -121,7 +123,7 @@ def test_activation_checkpointing_gives_the_same_loss_and_gradients():
         calls = []
         model.blocks[0].register_forward_pre_hook(lambda *_, calls=calls: calls.append(1))
         torch.manual_seed(1)  # the same dropout masks; recomputation replays the RNG state
-        _, loss = model(idx, idx)
+        loss = next_token_loss(model(idx), idx)
         loss.backward()
         losses.append(loss)
         block_calls.append(len(calls))

@@ -7,6 +7,7 @@ import torch
 
 from lmlab.config import ModelConfig
 from lmlab.errors import LmlabError
+from lmlab.generation.decode import generate
 from lmlab.models import build_model
 from lmlab.models.hf_gpt2 import copy_weights_from_hf, copy_weights_to_hf, gpt2_config_for, to_hf_gpt2
 
@@ -42,7 +43,7 @@ def test_copied_weights_give_the_same_logits(tie_weights, attn_implementation):
     assert (hf_model.lm_head.weight is hf_model.transformer.wte.weight) == tie_weights
     idx = torch.randint(65, (3, 24), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        ours, theirs = model(idx)[0], hf_model(idx).logits  # (B, T, V) each
+        ours, theirs = model(idx), hf_model(idx).logits  # (B, T, V) each
     torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-4)
 
 
@@ -50,7 +51,7 @@ def test_greedy_decoding_with_the_cache_gives_the_same_tokens():
     model = random_gpt()
     hf_model = to_hf_gpt2(model)
     prompt = torch.randint(65, (2, 3), generator=torch.Generator().manual_seed(2))
-    ours = model.generate(prompt, 20, temperature=0, use_cache=True)
+    ours = generate(model, prompt, 20, temperature=0, use_cache=True)
     theirs = hf_model.generate(prompt, max_new_tokens=20, do_sample=False, use_cache=True)
     assert ours.shape == (2, 23)
     assert torch.equal(ours, theirs)
@@ -62,7 +63,7 @@ def test_weights_copy_back_from_hf():
     copy_weights_from_hf(to_hf_gpt2(model), other)
     idx = torch.randint(65, (2, 10))
     with torch.no_grad():
-        torch.testing.assert_close(other(idx)[0], model(idx)[0], rtol=0, atol=0)
+        torch.testing.assert_close(other(idx), model(idx), rtol=0, atol=0)
 
 
 def test_configs_gpt2_cannot_express_are_refused_naming_the_fix():

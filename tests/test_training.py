@@ -10,14 +10,18 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from lmlab.data.batches import make_batches
 from lmlab.device import resolve_device, resolve_dtype
 from lmlab.errors import LmlabError
 from lmlab.models import build_model
 from lmlab.runs.checkpoint import checkpoint_path, load_weights
-from lmlab.runs.run_dir import RunDir
+from lmlab.runs.run_dir import RunDir, write_atomic
 from lmlab.runs.trainer import train
+from lmlab.tokenizers import save_tokenizer
 from lmlab.training.optim import decay_groups
+from lmlab.training.policy import evaluate_and_save
 from lmlab.training.schedule import lr_at
+from lmlab.training.session import build_session
 
 from .conftest import SHARED_DATA, TINY, tiny_config, with_vocab
 
@@ -230,10 +234,13 @@ def test_decay_all_decays_every_parameter():
 
 
 def test_a_run_killed_right_after_its_first_checkpoint_resumes_without_a_duplicate_record(tmp_path):
-    from lmlab.runs.trainer import _evaluate_and_save, _setup
-
-    config = tiny_config()
-    session = _setup(config, tmp_path / "run", None, resume=False)
-    _evaluate_and_save(session, lr=lr_at(0, config.train))  # what a run writes before its first step
+    config = with_vocab(tiny_config())
+    data = make_batches(config)
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    write_atomic(run.config_file, config.to_json())
+    save_tokenizer(data.tokenizer, run.tokenizer_file)
+    # what a run writes before its first step
+    evaluate_and_save(build_session(config, data), run, lr=lr_at(0, config.train))
     train(config, tmp_path / "run", resume=True, progress=False)
     assert [r["step"] for r in RunDir(tmp_path / "run").metrics()] == [0, 4, 8]

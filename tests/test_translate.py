@@ -64,7 +64,7 @@ def _reference_greedy(model, tokenizer, source: str, limit: int = 60) -> str:
     with torch.inference_mode():
         while len(ids) < limit:
             segments = torch.tensor([[0] * n_source + [1] * (len(ids) - n_source)])
-            next_id = int(model(torch.tensor([ids]), segments=segments)[0][0, -1].argmax())
+            next_id = int(model(torch.tensor([ids]), segments=segments)[0, -1].argmax())
             if next_id == tokenizer.eos_id:
                 break
             ids.append(next_id)
@@ -77,7 +77,7 @@ def _log_prob(model, tokenizer, source: str, target: str) -> float:
     n_source = len(tokenizer.encode(source)) + 1
     segments = torch.tensor([[0] * n_source + [1] * (len(ids) - 1 - n_source)])
     with torch.inference_mode():
-        logits = model(torch.tensor([ids[:-1]]), segments=segments)[0][0]
+        logits = model(torch.tensor([ids[:-1]]), segments=segments)[0]
     log_probs = F.log_softmax(logits.float(), dim=-1)
     return sum(float(log_probs[j, ids[j + 1]]) for j in range(n_source - 1, len(ids) - 1))
 

@@ -1,4 +1,8 @@
-"""The language-modelling losses every model family shares: per token, and per sequence."""
+"""The language-modelling losses every model family shares: per token, and per sequence.
+
+Models return logits only; training and evaluation compute the loss here, chosen once from the config
+(`train.loss_average`) through `training_loss`.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,20 @@ def next_token_loss(logits: torch.Tensor, targets: torch.Tensor, reduction: str 
         ignore_index=IGNORE_INDEX,
         reduction=reduction,
     )
+
+
+def training_loss(logits: torch.Tensor, targets: torch.Tensor, average: str = "token") -> torch.Tensor:
+    """The objective a run minimises, logits (B, T, V) against targets (B, T), as one scalar.
+
+    "token": the mean over every counted target (text corpora always; pair tasks by default).
+    "sequence": each sequence's mean over its own counted targets, averaged over the batch (the
+    arithmetic assignment's problem 3), so short and long targets weigh the same.
+    """
+    if average == "token":
+        return next_token_loss(logits, targets)
+    if average == "sequence":
+        return sequence_loss_and_accuracy(logits, targets)[0]
+    raise ValueError(f"loss average {average!r} is unknown; choose token or sequence")
 
 
 def sequence_scores(

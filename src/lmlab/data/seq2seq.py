@@ -28,6 +28,28 @@ def encode_pair(tokenizer: WordTokenizer, source: str, target: str, group: int =
     return EncodedPair([tokenizer.bos_id, *source_ids, *target_ids, tokenizer.eos_id], len(source_ids), group)
 
 
+SOURCE_SEGMENT, TARGET_SEGMENT = 0, 1
+TARGET_MARKER = "OUT:"  # in a typed prompt, what follows is the start of the target (SCAN's own format)
+
+
+def segment_ids(source_length: int, length: int) -> list[int]:
+    """Segments of the first `length` input positions of `<s> source… target…`: 0 for `<s>` and the
+    `source_length` source words, 1 after them. The one rule for training batches and prompts alike."""
+    source_positions = min(length, source_length + 1)
+    return [SOURCE_SEGMENT] * source_positions + [TARGET_SEGMENT] * (length - source_positions)
+
+
+def encode_prompt(tokenizer: WordTokenizer, prompt: str) -> tuple[list[int], list[int]]:
+    """(ids, segments) of a typed prompt `source words [OUT: target words]`, read as `<s> source target`.
+
+    Without `OUT:` the whole prompt is the source, and the model's next token is the first target word.
+    """
+    source, _, target = prompt.partition(TARGET_MARKER)
+    source_ids, target_ids = tokenizer.encode(source), tokenizer.encode(target)
+    ids = [tokenizer.bos_id, *source_ids, *target_ids]
+    return ids, segment_ids(len(source_ids), len(ids))
+
+
 @dataclass(frozen=True)
 class Batch:
     inputs: torch.Tensor  # (B, T) ids, padded with <pad>
@@ -35,6 +57,16 @@ class Batch:
     segments: torch.Tensor | None  # (B, T) 0 for <s> and source positions, 1 for target positions and padding
     n_tokens: int  # positions read (padding excluded), for tokens/s
     groups: torch.Tensor | None = None  # (B,) metrics group of each row (pair tasks)
+
+    def to(self, device: torch.device, non_blocking: bool = False) -> Batch:
+        """The batch's tensors on `device` (pinned first when non_blocking: an asynchronous copy)."""
+
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            if t is None:
+                return None
+            return (t.pin_memory() if non_blocking else t).to(device, non_blocking=non_blocking)
+
+        return Batch(move(self.inputs), move(self.targets), move(self.segments), self.n_tokens, self.groups)
 
     def rows(self, index: torch.Tensor, lengths: torch.Tensor) -> Batch:
         """The rows `index` of a padded batch, cut to their longest sequence (`lengths`: (B,) per row)."""
@@ -54,14 +86,14 @@ def collate(pairs: list[EncodedPair], pad_id: int) -> Batch:
     T = max(len(p.ids) for p in pairs) - 1
     inputs = torch.full((len(pairs), T), pad_id, dtype=torch.long)
     targets = torch.full((len(pairs), T), IGNORE_INDEX, dtype=torch.long)
-    segments = torch.ones((len(pairs), T), dtype=torch.long)
+    segments = torch.full((len(pairs), T), TARGET_SEGMENT, dtype=torch.long)  # padding: target
     for row, pair in enumerate(pairs):
         ids = torch.tensor(pair.ids)
         n = len(ids) - 1
         inputs[row, :n] = ids[:-1]
         # input position j predicts ids[j+1]; targets are ids from index source_length + 1 on
         targets[row, pair.source_length : n] = ids[pair.source_length + 1 :]
-        segments[row, : pair.source_length + 1] = 0
+        segments[row, :n] = torch.tensor(segment_ids(pair.source_length, n))
     groups = torch.tensor([p.group for p in pairs], dtype=torch.long)
     return Batch(inputs, targets, segments, sum(len(p.ids) - 1 for p in pairs), groups)
 

@@ -21,7 +21,6 @@ def estimate_loss(
     batches: Iterable[Batch],
     device: torch.device,
     dtype: torch.dtype = torch.float32,
-    use_segments: bool = False,
 ) -> float:
     """Mean loss per counted target over `batches` (a BatchSource's loss_batches)."""
     was_training = model.training
@@ -29,10 +28,10 @@ def estimate_loss(
     total = torch.zeros((), dtype=torch.float64, device=device)
     count = 0
     for batch in batches:
+        batch = batch.to(device)
         with autocast(device, dtype):
-            logits, _ = model(batch.inputs.to(device), **segment_arguments(batch, device, use_segments))
-        targets = batch.targets.to(device)
-        total += next_token_loss(logits, targets, reduction="sum").double()
+            logits = model(batch.inputs, segments=batch.segments)  # (B, T, V)
+        total += next_token_loss(logits, batch.targets, reduction="sum").double()
         count += int((batch.targets != IGNORE_INDEX).sum())
     model.train(was_training)
     return (total / max(count, 1)).item()
@@ -44,7 +43,6 @@ def evaluate_pairs(
     batches: Iterable[Batch],
     device: torch.device,
     dtype: torch.dtype = torch.float32,
-    use_segments: bool = False,
     loss_average: str = "token",
     group_names: list[str] | None = None,
 ) -> dict[str, float]:
@@ -57,9 +55,10 @@ def evaluate_pairs(
     model.eval()
     nll, counts, correct, groups = [], [], [], []
     for batch in batches:
+        batch = batch.to(device)
         with autocast(device, dtype):
-            logits, _ = model(batch.inputs.to(device), **segment_arguments(batch, device, use_segments))
-        row_nll, row_count, row_correct = sequence_scores(logits, batch.targets.to(device))
+            logits = model(batch.inputs, segments=batch.segments)  # (B, T, V)
+        row_nll, row_count, row_correct = sequence_scores(logits, batch.targets)
         nll.append(row_nll.double())
         counts.append(row_count)
         correct.append(row_correct)
@@ -84,15 +83,6 @@ def _pair_metrics(
     else:
         loss = nll.sum() / counts.sum().clamp_min(1)
     return loss.item(), correct.double().mean().item()
-
-
-def segment_arguments(
-    batch: Batch, device: torch.device, use_segments: bool, non_blocking: bool = False
-) -> dict[str, torch.Tensor]:
-    """{"segments": ...} for a model with segment embeddings, else nothing."""
-    if not use_segments:
-        return {}
-    return {"segments": batch.segments.to(device, non_blocking=non_blocking)}
 
 
 @dataclass(frozen=True)
@@ -134,7 +124,7 @@ def evaluate_split(
     count = 0
     for x, y in sequential_windows(ids, block_size, batch_size):
         with autocast(device, dtype):
-            logits, _ = model(x.to(device))
+            logits = model(x.to(device))  # (B, T, V)
         total_nll += next_token_loss(logits, y.to(device), reduction="sum").double()
         count += y.numel()
     return SplitScore(loss=(total_nll / count).item(), tokens=count)

@@ -19,7 +19,6 @@ def training_scores(
     step: int,
     device: torch.device,
     dtype: torch.dtype,
-    use_segments: bool,
 ) -> dict[str, float]:
     """train_loss and val_loss; pair tasks add accuracies and a loss and accuracy per group.
 
@@ -30,16 +29,13 @@ def training_scores(
     for split in ("train", "val"):
         batches = data.loss_batches(split, config.eval_steps, seed=config.seed + step)
         if not isinstance(data, PairBatches):
-            scores[f"{split}_loss"] = estimate_loss(
-                model, batches, device=device, dtype=dtype, use_segments=use_segments
-            )
+            scores[f"{split}_loss"] = estimate_loss(model, batches, device=device, dtype=dtype)
             continue
         pair_scores = evaluate_pairs(
             model,
             batches,
             device=device,
             dtype=dtype,
-            use_segments=use_segments,
             loss_average=config.loss_average,
             group_names=data.group_names,
         )

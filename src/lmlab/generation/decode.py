@@ -37,7 +37,7 @@ def stream(
     """Yield (token (B, 1), its model probability (B, 1)) for each of max_new_tokens new positions.
 
     `model` provides context_size (the most tokens it conditions on, None for unbounded),
-    forward(idx, cache=...) -> (logits, _) and new_cache(batch_size).
+    forward(idx, cache=...) -> logits and new_cache(batch_size) (lmlab.models.base's contract).
     """
     block_size = model.context_size or math.inf
     keep = max(1, int(block_size * KEPT_FRACTION_ON_SLIDE)) if block_size != math.inf else 0
@@ -71,7 +71,7 @@ def _new_cache(model, batch_size: int):
 
 @torch.inference_mode()
 def _last_logits(model, ids: torch.Tensor, cache) -> torch.Tensor:
-    return model(ids, cache=cache)[0][:, -1]
+    return model(ids, cache=cache)[:, -1]  # (B, V)
 
 
 def generate(model, idx: torch.Tensor, max_new_tokens: int, **options) -> torch.Tensor:

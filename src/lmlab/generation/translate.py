@@ -17,34 +17,42 @@ from collections import defaultdict
 import torch
 import torch.nn.functional as F
 
+from lmlab.data.seq2seq import segment_ids
 from lmlab.errors import LmlabError
 from lmlab.tokenizers.word import WordTokenizer
 
 
 class _Stepper:
-    """Feeds a batch of sequences to the model position by position, with its cache when it has one."""
+    """Feeds a batch of sequences to the model position by position, with its cache when it has one.
+
+    Every call passes the segments of `<s> source… target…` (lmlab.data.seq2seq's one rule); a model
+    without segment embeddings ignores them.
+    """
 
     def __init__(self, model, batch_size: int) -> None:
         self.model = model
         self.cache = model.new_cache(batch_size)
         self.context = model.context_size
-        self.use_segments = bool(getattr(model.config, "segment_embeddings", False))
         self.sequence: torch.Tensor | None = None  # kept only for models without a cache
+        self.prompt_length = 0
+        self.length = 0  # positions read so far
 
     def start(self, prompt: torch.Tensor) -> torch.Tensor:
-        """Prompt (B, L), all of segment 0 -> logits (B, V) for the first target token."""
+        """Prompt (B, L) = `<s> source` -> logits (B, V) for the first target token."""
+        self.prompt_length = self.length = prompt.size(1)
         if self.cache is None:
             self.sequence = prompt
-        return self._logits(prompt, segment=0)
+        return self._logits(prompt, self._segments(0, prompt.size(1), prompt))
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
-        """tokens (B,) of segment 1, appended -> logits (B, V) for the next position."""
+        """tokens (B,), appended -> logits (B, V) for the next position."""
         tokens = tokens[:, None]
+        self.length += 1
         if self.cache is None:
             self.sequence = torch.cat([self.sequence, tokens], dim=1)
-            context = self.sequence if self.context is None else self.sequence[:, -self.context :]
-            return self._logits(context, segment=None)
-        return self._logits(tokens, segment=1)
+            start = 0 if self.context is None else max(0, self.length - self.context)
+            return self._logits(self.sequence[:, start:], self._segments(start, self.length, self.sequence))
+        return self._logits(tokens, self._segments(self.length - 1, self.length, tokens))
 
     def select(self, rows: torch.Tensor) -> None:
         if self.cache is not None:
@@ -52,11 +60,13 @@ class _Stepper:
         else:
             self.sequence = self.sequence.index_select(0, rows)
 
-    def _logits(self, ids: torch.Tensor, segment: int | None) -> torch.Tensor:
-        extra = {}
-        if self.use_segments:
-            extra["segments"] = torch.full_like(ids, segment)
-        return self.model(ids, cache=self.cache, **extra)[0][:, -1].float()
+    def _segments(self, start: int, end: int, like: torch.Tensor) -> torch.Tensor:
+        """(B, end - start) segments of positions start … end - 1."""
+        row = segment_ids(self.prompt_length - 1, end)[start:]
+        return torch.tensor(row, device=like.device).expand(like.size(0), -1)
+
+    def _logits(self, ids: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
+        return self.model(ids, cache=self.cache, segments=segments)[:, -1].float()  # (B, V)
 
 
 def check_words(tokenizer: WordTokenizer, source: str) -> None:

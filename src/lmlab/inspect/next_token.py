@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lmlab.inspect.attention import prompt_ids
+from lmlab.inspect.prompt import read_prompt
 from lmlab.tokenizers import Tokenizer
 
 
@@ -26,14 +26,9 @@ def next_tokens(
 
     A prompt longer than the model's context is cut to its last context_size tokens, as sampling does.
     """
-    ids = prompt_ids(tokenizer, prompt, is_pair_task)
-    context = model.context_size
-    if context is not None:
-        ids = ids[-context:]
-    device = next(model.parameters()).device
-    idx = torch.tensor([ids], device=device)
-    segments = torch.zeros_like(idx) if getattr(model.config, "segment_embeddings", False) else None
-    logits, _ = model(idx, segments=segments) if segments is not None else model(idx)
+    read = read_prompt(tokenizer, prompt, is_pair_task).last(model.context_size)
+    idx, segments = read.tensors(next(model.parameters()).device)
+    logits = model(idx, segments=segments)  # (1, T, V)
     probabilities = torch.softmax(logits[0, -1].float(), dim=-1)
     values, indices = probabilities.topk(min(top, probabilities.numel()))
     return [

@@ -1,4 +1,4 @@
-"""Model families behind one interface: forward(idx, targets=None) -> (logits, loss), generate(...)."""
+"""Model families behind one interface: forward(idx, *, cache=None, segments=None) -> logits (B, T, V)."""
 
 from __future__ import annotations
 

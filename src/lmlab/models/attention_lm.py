@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 from lmlab.config import ModelConfig
-from lmlab.loss import next_token_loss
 from lmlab.models.base import LanguageModel
 from lmlab.models.kv_cache import KVCache, LayerCache
 from lmlab.models.layers import CausalSelfAttention
@@ -35,9 +34,10 @@ class AttentionLM(LanguageModel):
     def context_size(self) -> int:
         return self.config.block_size
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache: KVCache | None = None):
+    def forward(self, idx: torch.Tensor, *, cache: KVCache | None = None, segments=None) -> torch.Tensor:
+        """idx (B, T) -> logits (B, T, V)."""
         logits, _ = self._run(idx, cache, need_weights=False)
-        return logits, next_token_loss(logits, targets) if targets is not None else None
+        return logits
 
     def attention_weights(self, idx: torch.Tensor) -> torch.Tensor:
         """(B, 1, n_head, T, T): the one layer's attention pattern."""

@@ -1,4 +1,13 @@
-"""What every model family shares: generation through lmlab.generation, and an optional cache."""
+"""The one contract every model family keeps.
+
+    forward(idx (B, T), *, cache=None, segments=None) -> logits (B, T, V)
+
+Logits are always full-sequence and nothing else is returned: the loss is chosen from the config and
+computed in one place (lmlab.loss), and decoding lives in lmlab.generation. `segments` (B, T) of 0/1
+marks source and target positions of a pair task; a family without segment embeddings ignores it.
+`cache` is whatever `new_cache` made (keys and values, or an LSTM state); with it, idx holds only the
+positions after the cached ones.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +15,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-
-from lmlab.generation.decode import generate
 
 
 @dataclass(frozen=True)
@@ -20,7 +27,10 @@ class Inspection:
 
 
 class LanguageModel(nn.Module):
-    """Base of every family: forward(idx, targets=None, cache=None) -> (logits (B, T, V), loss | None)."""
+    """Base of every family: forward(idx, *, cache=None, segments=None) -> logits (B, T, V)."""
+
+    def forward(self, idx: torch.Tensor, *, cache=None, segments: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError
 
     @property
     def context_size(self) -> int | None:
@@ -34,7 +44,3 @@ class LanguageModel(nn.Module):
     def inspect(self, idx: torch.Tensor, segments: torch.Tensor | None = None) -> Inspection:
         """Logits with every layer's output (and attention pattern, where there is one) for idx (B, T)."""
         raise NotImplementedError(f"{type(self).__name__} does not expose its layers")
-
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, **options) -> torch.Tensor:
-        """idx (B, T) -> (B, T + max_new_tokens); options as `lmlab.generation.decode.generate`."""
-        return generate(self, idx, max_new_tokens, **options)

@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 from lmlab.config import ModelConfig
-from lmlab.loss import next_token_loss
 from lmlab.models.base import LanguageModel
 
 
@@ -28,10 +27,9 @@ class Bigram(LanguageModel):
     def context_size(self) -> int:
         return 1
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache=None):
+    def forward(self, idx: torch.Tensor, *, cache=None, segments=None) -> torch.Tensor:
         """idx (B, T) -> logits (B, T, V): row idx[b, t] of the table."""
-        logits = self.logits_table(idx)
-        return logits, next_token_loss(logits, targets) if targets is not None else None
+        return self.logits_table(idx)
 
 
 class BigramEmbed(LanguageModel):
@@ -48,6 +46,6 @@ class BigramEmbed(LanguageModel):
     def context_size(self) -> int:
         return 1
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache=None):
-        logits = self.lm_head(self.token_embedding(idx))  # (B, T, C) -> (B, T, V)
-        return logits, next_token_loss(logits, targets) if targets is not None else None
+    def forward(self, idx: torch.Tensor, *, cache=None, segments=None) -> torch.Tensor:
+        """idx (B, T) -> embeddings (B, T, C) -> logits (B, T, V)."""
+        return self.lm_head(self.token_embedding(idx))

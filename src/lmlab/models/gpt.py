@@ -17,7 +17,6 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from lmlab.config import ModelConfig
-from lmlab.loss import next_token_loss
 from lmlab.models.base import Inspection, LanguageModel
 from lmlab.models.kv_cache import KVCache, LayerCache
 from lmlab.models.layers import Block, LayerNorm, RMSNorm, make_norm, sinusoidal_table
@@ -81,20 +80,15 @@ class GPT(LanguageModel):
         return self.config.block_size
 
     def forward(
-        self,
-        idx: torch.Tensor,
-        targets: torch.Tensor | None = None,
-        cache: KVCache | None = None,
-        segments: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """idx (B, T) int64 -> logits (B, T, V), and the mean next-token loss if targets (B, T) are given.
+        self, idx: torch.Tensor, *, cache: KVCache | None = None, segments: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """idx (B, T) int64 -> logits (B, T, V).
 
         With a cache, idx holds only the positions after the cached ones. `segments` (B, T) of 0/1 is
         required by a model with segment embeddings and ignored otherwise.
         """
         logits, _, _ = self._run(idx, cache=cache, need_weights=False, segments=segments)
-        loss = next_token_loss(logits, targets) if targets is not None else None
-        return logits, loss
+        return logits
 
     def attention_weights(self, idx: torch.Tensor, segments: torch.Tensor | None = None) -> torch.Tensor:
         """Attention pattern of every layer and head, (B, n_layer, n_head, T, T), by the explicit path."""

@@ -22,7 +22,6 @@ import torch
 from torch import nn
 
 from lmlab.config import ModelConfig
-from lmlab.loss import next_token_loss
 from lmlab.models.base import Inspection, LanguageModel
 
 
@@ -125,9 +124,10 @@ class LSTM(LanguageModel):
             last_c.append(c)
         return self.lm_head(x), LSTMState(torch.stack(last_h), torch.stack(last_c)), outputs
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache: LSTMState | None = None):
-        """With a cache, decoding continues from its state, which is updated in place."""
+    def forward(self, idx: torch.Tensor, *, cache: LSTMState | None = None, segments=None) -> torch.Tensor:
+        """idx (B, T) -> logits (B, T, V). With a cache, decoding continues from its state, which is
+        updated in place."""
         logits, state = self.run(idx, cache)
         if cache is not None:
             cache.h, cache.c = state.h, state.c
-        return logits, next_token_loss(logits, targets) if targets is not None else None
+        return logits

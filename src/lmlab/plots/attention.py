@@ -4,22 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import torch
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+from lmlab.plots.figures import check_format, save_figure, text
+
+GRID_DPI, OVER_TRAINING_DPI = 110, 100
 
 
-def plot_attention_grid(attentions: torch.Tensor, tokens: list[str], title: str, out: Path) -> Path:
-    """attentions (n_layer, n_head, T, T) of one sequence; row = query (attending), column = key."""
+def attention_grid_figure(attentions: torch.Tensor, tokens: list[str], title: str) -> Figure:
+    """Returns a Figure of n_layer × n_head heatmaps and one colour bar (n_layer·n_head + 1 axes).
+
+    attentions (n_layer, n_head, T, T) of one sequence; row = query (attending), column = key.
+    """
     n_layer, n_head, T, _ = attentions.shape
     assert len(tokens) == T, "one label per position"
     labels = [_visible(t) for t in tokens]
     size = max(2.2, 0.32 * T)
-    fig, axes = plt.subplots(
-        n_layer, n_head, figsize=(size * n_head + 1.5, size * n_layer + 1), squeeze=False
-    )
+    fig = Figure(figsize=(size * n_head + 1.5, size * n_layer + 1))
+    axes = fig.subplots(n_layer, n_head, squeeze=False)
     image = None
     for layer in range(n_layer):
         for head in range(n_head):
@@ -34,21 +37,21 @@ def plot_attention_grid(attentions: torch.Tensor, tokens: list[str], title: str,
                 ax.set_xlabel("key (attended to)")
             if head == 0:
                 ax.set_ylabel("query (attending)")
-    return _finish(fig, axes, image, title, out, shrink=0.8, dpi=110)
+    return _finish(fig, axes, image, title, shrink=0.8)
 
 
-def plot_attention_over_training(
-    frames: list[tuple[str, torch.Tensor]], tokens: list[str], title: str, out: Path
-) -> Path:
-    """One row per (label, attentions (n_layer, n_head, T, T)) frame, one column per (layer, head)."""
+def attention_over_training_figure(
+    frames: list[tuple[str, torch.Tensor]], tokens: list[str], title: str
+) -> Figure:
+    """Returns a Figure with one row per (label, attentions (n_layer, n_head, T, T)) frame, one column
+    per (layer, head), and one colour bar (len(frames)·n_layer·n_head + 1 axes)."""
     n_layer, n_head, T, _ = frames[0][1].shape
     assert len(tokens) == T, "one label per position"
     labels = [_visible(t) for t in tokens]
     size = max(1.8, 0.22 * T)
     n_cols = n_layer * n_head
-    fig, axes = plt.subplots(
-        len(frames), n_cols, figsize=(size * n_cols + 1.5, size * len(frames) + 1), squeeze=False
-    )
+    fig = Figure(figsize=(size * n_cols + 1.5, size * len(frames) + 1))
+    axes = fig.subplots(len(frames), n_cols, squeeze=False)
     image = None
     for row, (label, attentions) in enumerate(frames):
         for col in range(n_cols):
@@ -63,22 +66,35 @@ def plot_attention_over_training(
             if row == 0:
                 ax.set_title(f"layer {layer}, head {head}", fontsize=8)
             if show_queries:
-                ax.set_ylabel(f"{label}\nquery", fontsize=8)
+                ax.set_ylabel(f"{text(label)}\nquery", fontsize=8)
             if show_keys:
                 ax.set_xlabel("key", fontsize=8)
-    return _finish(fig, axes, image, title, out, shrink=0.6, dpi=100)
+    return _finish(fig, axes, image, title, shrink=0.6)
 
 
-def _finish(fig, axes, image, title: str, out: Path, shrink: float, dpi: int) -> Path:
-    """One colour bar for every heatmap (all share 0..1), the title, and the PNG written."""
+def plot_attention_grid(attentions: torch.Tensor, tokens: list[str], title: str, out: Path) -> Path:
+    """Writes attention_grid_figure(attentions, tokens, title) to out; returns out."""
+    check_format(out)  # before drawing: a bad extension costs nothing
+    figure = attention_grid_figure(attentions, tokens, title)
+    return save_figure(figure, out, dpi=GRID_DPI, bbox_inches="tight")
+
+
+def plot_attention_over_training(
+    frames: list[tuple[str, torch.Tensor]], tokens: list[str], title: str, out: Path
+) -> Path:
+    """Writes attention_over_training_figure(frames, tokens, title) to out; returns out."""
+    check_format(out)
+    figure = attention_over_training_figure(frames, tokens, title)
+    return save_figure(figure, out, dpi=OVER_TRAINING_DPI, bbox_inches="tight")
+
+
+def _finish(fig: Figure, axes, image, title: str, shrink: float) -> Figure:
+    """One colour bar for every heatmap (all share 0..1) and the title; returns fig."""
     fig.colorbar(image, ax=axes.ravel().tolist(), shrink=shrink, label="attention weight")
-    fig.suptitle(title)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    return out
+    fig.suptitle(text(title))
+    return fig
 
 
 def _visible(token: str) -> str:
-    """Whitespace characters as escapes, so every label can be seen."""
-    return repr(token)[1:-1] if token.isspace() or token == "" else token
+    """Whitespace characters as escapes, so every label can be seen; `$` shown as itself."""
+    return text(repr(token)[1:-1] if token.isspace() or token == "" else token)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from lmlab.plots.figures import check_format, save_figure, text
 
 
-def plot_breakdown(report, out: Path) -> Path:
-    """One PNG, two panels; each bar is labelled with its number of test pairs."""
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [3, 1.3]})
+def breakdown_figure(report) -> Figure:
+    """Returns a Figure of two panels (target length, source length) of a TranslationReport; each bar
+    is labelled with its number of test pairs."""
+    fig = Figure(figsize=(13, 4.2))
+    axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 1.3]})
     panels = (("target", "action-sequence length (actions)"), ("source", "command length (words)"))
     for ax, (of, label) in zip(axes, panels, strict=True):
         buckets = report.by_length(of)
@@ -33,11 +34,16 @@ def plot_breakdown(report, out: Path) -> Path:
         ax.set_ylim(0, 108)
         ax.tick_params(axis="x", labelsize=8)
     fig.suptitle(
-        f"{report.split}: exact match {report.exact_match:.1%} ({report.decoding}); "
-        "numbers above bars = pairs"
+        text(
+            f"{report.split}: exact match {report.exact_match:.1%} ({report.decoding}); "
+            "numbers above bars = pairs"
+        )
     )
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return fig
+
+
+def plot_breakdown(report, out: Path) -> Path:
+    """Writes breakdown_figure(report) to out (PNG, PDF, ...); returns out."""
+    check_format(out)  # before drawing: a bad extension costs nothing
+    return save_figure(breakdown_figure(report), out, dpi=120)

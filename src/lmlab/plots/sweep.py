@@ -11,16 +11,14 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib import cm, colors
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib import cm, colors  # noqa: E402
-
-from lmlab.experiments.results import PointResult  # noqa: E402
-from lmlab.experiments.summary import LABELS  # noqa: E402
-from lmlab.experiments.sweep import SweepSpec  # noqa: E402
+from lmlab.experiments.results import PointResult
+from lmlab.experiments.summary import LABELS
+from lmlab.experiments.sweep import SweepSpec
+from lmlab.plots.figures import check_format, save_figure, text
 
 CURVE_PANELS = [
     ("train_loss", "train loss L_train(t)", True),
@@ -30,19 +28,46 @@ CURVE_PANELS = [
     ("val_acc", "val accuracy A_val(t)", False),
 ]
 SUMMARY_PANELS = ["L_train", "L_val", "A_train", "A_val", "tf_L_train", "tf_L_val", "tf_A_train", "tf_A_val"]
+DPI = 110  # every sweep figure, as PNG
+
+
+def sweep_figures(spec: SweepSpec, results: list[PointResult]) -> dict[str, Figure]:
+    """Returns every figure the sweep supports, keyed by file stem (curves..., summary..., and
+    summary_vs_parameters when the points differ in size)."""
+    full = [r for r in results if r.budget == 1.0] or results
+    figures = curves_figures(spec, full)
+    x_key, _ = _keys(spec)
+    if x_key is not None and _numeric(spec.grid[x_key]) is not None:  # e.g. preset=a,b has no x axis
+        figures |= summary_figures(spec, results)
+    if len({r.parameters for r in full}) > 1:
+        figures["summary_vs_parameters"] = parameters_figure(spec, full)
+    return figures
 
 
 def plot_sweep(spec: SweepSpec, results: list[PointResult], out_dir: Path) -> list[Path]:
-    """Every figure the sweep supports, written to out_dir; returns their paths."""
+    """Writes sweep_figures(spec, results) to out_dir as STEM.png; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    full = [r for r in results if r.budget == 1.0] or results
-    paths = plot_curves(spec, full, out_dir)
-    x_key, _ = _keys(spec)
-    if x_key is not None and _numeric(spec.grid[x_key]) is not None:  # e.g. preset=a,b has no x axis
-        paths += plot_summaries(spec, results, out_dir)
-    if len({r.parameters for r in full}) > 1:
-        paths.append(plot_against_parameters(spec, full, out_dir / "summary_vs_parameters.png"))
-    return paths
+    return _save_all(sweep_figures(spec, results), out_dir)
+
+
+def plot_curves(spec: SweepSpec, results: list[PointResult], out_dir: Path) -> list[Path]:
+    """Writes curves_figures(spec, results) to out_dir as STEM.png; returns their paths."""
+    return _save_all(curves_figures(spec, results), out_dir)
+
+
+def plot_summaries(spec: SweepSpec, results: list[PointResult], out_dir: Path) -> list[Path]:
+    """Writes summary_figures(spec, results) to out_dir as STEM.png; returns their paths."""
+    return _save_all(summary_figures(spec, results), out_dir)
+
+
+def plot_against_parameters(spec: SweepSpec, results: list[PointResult], out: Path) -> Path:
+    """Writes parameters_figure(spec, results) to out; returns out."""
+    check_format(out)  # before drawing: a bad extension costs nothing
+    return save_figure(parameters_figure(spec, results), out, dpi=DPI)
+
+
+def _save_all(figures: dict[str, Figure], out_dir: Path) -> list[Path]:
+    return [save_figure(fig, out_dir / f"{stem}.png", dpi=DPI) for stem, fig in figures.items()]
 
 
 def _keys(spec: SweepSpec) -> tuple[str | None, list[str]]:
@@ -93,18 +118,18 @@ def _mean_curve(curves: list[list[dict]], field: str) -> tuple[np.ndarray, np.nd
     return np.array(steps), values.mean(axis=0), values.std(axis=0)
 
 
-def plot_curves(spec: SweepSpec, results: list[PointResult], out_dir: Path) -> list[Path]:
-    """Train/val loss, ‖θ‖₂ and train/val accuracy against step: one figure per combination of the
-    other keys, one colour per value of the last key (a colour bar when it is numeric)."""
+def curves_figures(spec: SweepSpec, results: list[PointResult]) -> dict[str, Figure]:
+    """Returns figures of train/val loss, ‖θ‖₂ and train/val accuracy against step, keyed by file stem:
+    one per combination of the other keys, one colour per value of the last key (a colour bar when it
+    is numeric). Each has a 3-wide grid of axes, plus the colour bar's."""
     colour_key, other_keys = _keys(spec)
-    paths = []
+    figures = {}
     for values, group in _groups(results, other_keys).items():
         panels = [p for p in CURVE_PANELS if any(_mean_curve(r.curves, p[0]) for r in group)]
         n_cols = 3
         n_rows = math.ceil(len(panels) / n_cols)
-        fig, axes = plt.subplots(
-            n_rows, n_cols, figsize=(15, 4.4 * n_rows), squeeze=False, layout="constrained"
-        )
+        fig = Figure(figsize=(15, 4.4 * n_rows), layout="constrained")
+        axes = fig.subplots(n_rows, n_cols, squeeze=False)
         numbers = _numeric([r.point[colour_key] for r in group]) if colour_key else None
         colour_of, mappable = (None, None)
         if colour_key and numbers is not None:
@@ -119,7 +144,7 @@ def plot_curves(spec: SweepSpec, results: list[PointResult], out_dir: Path) -> l
                     colour, label = colour_of(float(r.point[colour_key])), None
                 else:
                     colour = f"C{i % 10}"
-                    label = f"{_short(colour_key)}={r.point[colour_key]}" if colour_key else None
+                    label = text(f"{_short(colour_key)}={r.point[colour_key]}") if colour_key else None
                 ax.plot(steps, mean, color=colour, label=label, linewidth=1.2)
                 ax.fill_between(steps, mean - std, mean + std, color=colour, alpha=0.15, linewidth=0)
             ax.set_title(title)
@@ -134,29 +159,31 @@ def plot_curves(spec: SweepSpec, results: list[PointResult], out_dir: Path) -> l
             ax.axis("off")
         if mappable is not None:
             bar = fig.colorbar(mappable, ax=axes.ravel().tolist(), shrink=0.9)
-            bar.set_label(_short(colour_key) + (" (log2 scale)" if colour_key in LOG2_KEYS else ""))
+            bar.set_label(text(_short(colour_key)) + (" (log2 scale)" if colour_key in LOG2_KEYS else ""))
         seeds = ", ".join(str(s) for s in spec.seeds)
         where = f" ({_label(other_keys, values)})" if other_keys else ""
-        fig.suptitle(f"{spec.name}{where}: curves, mean ± std over seeds {seeds}")
+        fig.suptitle(text(f"{spec.name}{where}: curves, mean ± std over seeds {seeds}"))
         name = "curves" + (
             "_" + "_".join(f"{_short(k)}={v}" for k, v in zip(other_keys, values, strict=True))
             if other_keys
             else ""
         )
-        paths.append(_save(fig, out_dir / f"{name}.png"))
-    return paths
+        figures[name] = fig
+    return figures
 
 
-def plot_summaries(spec: SweepSpec, results: list[PointResult], out_dir: Path) -> list[Path]:
-    """The summary metrics against the last key's value (log y for losses). One line per combination
-    of the other keys; with several budget fractions α, one figure per combination and α on a colour bar."""
+def summary_figures(spec: SweepSpec, results: list[PointResult]) -> dict[str, Figure]:
+    """Returns figures of the summary metrics against the last key's value (log y for losses), keyed by
+    file stem, each with 2 × 4 axes (plus a colour bar's). One line per combination of the other keys;
+    with several budget fractions α, one figure per combination and α on a colour bar."""
     x_key, other_keys = _keys(spec)
     assert x_key is not None
     by_budget = len(spec.budget_fractions) > 1
-    figures = _groups(results, other_keys) if by_budget else {(): results}
-    paths = []
-    for values, group in figures.items():
-        fig, axes = plt.subplots(2, 4, figsize=(18, 8.5), squeeze=False, layout="constrained")
+    groups = _groups(results, other_keys) if by_budget else {(): results}
+    figures = {}
+    for values, group in groups.items():
+        fig = Figure(figsize=(18, 8.5), layout="constrained")
+        axes = fig.subplots(2, 4, squeeze=False)
         if by_budget:
             lines = {(b,): [r for r in group if r.budget == b] for b in spec.budget_fractions}
             colour_of, mappable = _colour_scale("α", list(spec.budget_fractions), False)
@@ -173,10 +200,10 @@ def plot_summaries(spec: SweepSpec, results: list[PointResult], out_dir: Path) -
                 y = np.array([members[j].metrics[metric].mean for j in order])
                 err = np.array([members[j].metrics[metric].std for j in order])
                 colour = colour_of(line_key[0]) if colour_of else f"C{i % 10}"
-                label = None if by_budget else (_label(other_keys, line_key) or spec.name)
+                label = None if by_budget else text(_label(other_keys, line_key) or spec.name)
                 ax.errorbar(x, y, yerr=err, color=colour, marker="o", markersize=3, capsize=2, label=label)
             ax.set_title(LABELS[metric])
-            ax.set_xlabel(_short(x_key))
+            ax.set_xlabel(text(_short(x_key)))
             ax.set_ylabel(LABELS[metric] + (" (steps)" if metric.startswith("tf_") else ""))
             if x_key in LOG2_KEYS:
                 ax.set_xscale("log", base=2)
@@ -189,22 +216,26 @@ def plot_summaries(spec: SweepSpec, results: list[PointResult], out_dir: Path) -
             fig.colorbar(mappable, ax=axes.ravel().tolist(), shrink=0.9).set_label("budget fraction α")
         where = f" ({_label(other_keys, values)})" if by_budget and other_keys else ""
         fig.suptitle(
-            f"{spec.name}{where}: best value over training (and the step reaching it) against "
-            f"{_short(x_key)}, mean ± std over seeds"
+            text(
+                f"{spec.name}{where}: best value over training (and the step reaching it) against "
+                f"{_short(x_key)}, mean ± std over seeds"
+            )
         )
         name = "summary" + (
             "_" + "_".join(f"{_short(k)}={v}" for k, v in zip(other_keys, values, strict=True))
             if by_budget and other_keys
             else ""
         )
-        paths.append(_save(fig, out_dir / f"{name}.png"))
-    return paths
+        figures[name] = fig
+    return figures
 
 
-def plot_against_parameters(spec: SweepSpec, results: list[PointResult], out: Path) -> Path:
-    """Summary metrics against non-embedding parameter count (log x), one series per preset."""
+def parameters_figure(spec: SweepSpec, results: list[PointResult]) -> Figure:
+    """Returns a Figure (2 × 4 axes) of the summary metrics against non-embedding parameter count
+    (log x), one series per preset."""
     series = _groups(results, [PRESET] if PRESET in spec.grid else [])
-    fig, axes = plt.subplots(2, 4, figsize=(18, 8.5), squeeze=False, layout="constrained")
+    fig = Figure(figsize=(18, 8.5), layout="constrained")
+    axes = fig.subplots(2, 4, squeeze=False)
     for ax, metric in zip(axes.flat, SUMMARY_PANELS, strict=True):
         for i, (key, members) in enumerate(series.items()):
             members = sorted((m for m in members if metric in m.metrics), key=lambda m: m.parameters)
@@ -217,7 +248,7 @@ def plot_against_parameters(spec: SweepSpec, results: list[PointResult], out: Pa
                 markersize=3,
                 capsize=2,
                 linestyle="none",
-                label=key[0] if key else spec.name,
+                label=text(key[0] if key else spec.name),
             )
         ax.set_xscale("log")
         if metric.startswith("L_"):
@@ -227,15 +258,9 @@ def plot_against_parameters(spec: SweepSpec, results: list[PointResult], out: Pa
         ax.set_ylabel(LABELS[metric])
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(f"{spec.name}: summary metrics against model size (non-embedding parameters)")
-    return _save(fig, out)
+    fig.suptitle(text(f"{spec.name}: summary metrics against model size (non-embedding parameters)"))
+    return fig
 
 
 PRESET = "preset"
 LOG2_KEYS = ("model.n_embd", "model.hidden_size", "train.batch_size")  # seed 002: log2 axes for d and B
-
-
-def _save(fig, out: Path) -> Path:
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out

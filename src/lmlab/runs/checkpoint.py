@@ -11,11 +11,9 @@ checkpoint (`load` falls back to the moved-aside one). Loading never unpickles a
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,34 +23,12 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from lmlab.errors import LmlabError
+from lmlab.training.state import TrainingState
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
 STATE_FILE = "state.json"
-
-
-@dataclass
-class TrainingState:
-    """Counters and RNG states that, with weights and optimizer, make a resumed run exact."""
-
-    step: int = 0
-    tokens_seen: int = 0
-    best_val_loss: float = float("inf")
-    elapsed_seconds: float = 0.0  # wall time since the run started (sessions added up)
-    eval_seconds: float = 0.0  # the part of it spent evaluating and saving
-    # name -> base64 of a torch RNG state: "batches" (one for all ranks), "torch" and "cuda" (rank 0),
-    # "torch.rank1", ... (the other ranks of a torchrun job)
-    rng: dict[str, str] = field(default_factory=dict)
-    world_size: int = 1  # processes that trained it (torchrun); a global batch has this many shares
-
-
-def encode_rng(state: torch.Tensor) -> str:
-    return base64.b64encode(state.cpu().numpy().tobytes()).decode("ascii")
-
-
-def decode_rng(text: str) -> torch.Tensor:
-    return torch.frombuffer(bytearray(base64.b64decode(text)), dtype=torch.uint8)
 
 
 def save_checkpoint(

@@ -17,13 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from lmlab.config import RunConfig, load_config_file
 from lmlab.errors import LmlabError
 from lmlab.models import build_model
 from lmlab.tokenizers import Tokenizer, load_tokenizer
-from lmlab.runs.checkpoint import load_weights
+from lmlab.training.state import TrainingState
+from lmlab.runs.checkpoint import load_weights, save_checkpoint
 from lmlab.device import resolve_device
 
 
@@ -75,6 +77,14 @@ class RunDir:
             )
             raise LmlabError(f"{self.path} has no snapshot at step {int(step)}; kept steps: {kept}")
         return self.snapshot(int(step))
+
+    def save(
+        self, name: str, model: nn.Module, optimizer: torch.optim.Optimizer | None, state: TrainingState
+    ) -> Path:
+        """Write checkpoint `name` (last, best or step-N) atomically; return its folder."""
+        folder = self.snapshot(int(name[5:])) if name.startswith("step-") else self.path / "checkpoints" / name
+        save_checkpoint(folder, model, optimizer, state)
+        return folder
 
     def config(self) -> RunConfig:
         return load_config_file(self.config_file)

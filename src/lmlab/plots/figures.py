@@ -1,0 +1,39 @@
+"""What every plot module shares: user text made safe for matplotlib, and a figure saved to a path.
+
+Figures are `matplotlib.figure.Figure` objects built without pyplot, so importing lmlab never changes
+a notebook's backend; they render inline in Jupyter and save to any format matplotlib knows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from matplotlib.backend_bases import FigureCanvasBase
+from matplotlib.figure import Figure
+
+from lmlab.errors import LmlabError
+
+FORMATS = tuple(sorted(FigureCanvasBase.get_supported_filetypes()))  # png, pdf, svg, ...
+
+
+def text(label: Any) -> str:
+    """`label` as a string matplotlib shows literally: every `$` escaped, so no mathtext is parsed."""
+    return str(label).replace("$", r"\$")
+
+
+def check_format(path: Path) -> None:
+    """Raises LmlabError unless matplotlib can write a file with path's extension."""
+    if path.suffix.lower().lstrip(".") not in FORMATS:
+        raise LmlabError(f"cannot write a figure to {path}: use one of the extensions {', '.join(FORMATS)}")
+
+
+def save_figure(fig: Figure, path: Path, **savefig: Any) -> Path:
+    """Writes fig to path (parent folders made; savefig options such as dpi passed on); returns path.
+
+    The figure stays open: it belongs to the caller, and one figure may be saved in several formats.
+    """
+    check_format(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, **savefig)
+    return path
