@@ -16,9 +16,10 @@ import pytest
 from lmlab.cli.main import main
 from lmlab.errors import LmlabError
 from lmlab.experiments.summary import aggregate, summarize_run
-from lmlab.experiments.sweep import SweepSpec, expand, is_finished
+from lmlab.experiments.sweep import SweepSpec, expand
 from lmlab.recipes import load_recipe, recipe_names
 from lmlab.reports.tables import Cell, Column, to_latex, to_markdown
+from lmlab.runs.run_dir import RunDir
 
 TINY = [
     "--set", "model.n_layer=1", "--set", "model.n_head=2", "--set", "model.n_embd=16",
@@ -141,10 +142,10 @@ def test_a_killed_sweep_restarts_with_only_the_missing_runs(tmp_path):
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert is_finished(first, 200), "the first run should have finished before the kill"
+    assert RunDir(first).is_finished(200), "the first run should have finished before the kill"
     finished_metrics = (first / "metrics.jsonl").read_text()
     unfinished = [out / "runs" / f"r_train={r}_seed=0" for r in ("0.5", "0.7")]
-    assert not any(is_finished(run, 200) for run in unfinished)
+    assert not any(RunDir(run).is_finished(200) for run in unfinished)
 
     again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
@@ -153,7 +154,7 @@ def test_a_killed_sweep_restarts_with_only_the_missing_runs(tmp_path):
     assert (first / "metrics.jsonl").read_text() == finished_metrics  # not trained again
     for run in unfinished:
         steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
-        assert steps == [0, 50, 100, 150, 200] and is_finished(run, 200)
+        assert steps == [0, 50, 100, 150, 200] and RunDir(run).is_finished(200)
     assert math.isfinite(float((out / "summary.csv").read_text().splitlines()[1].split(",")[4]))
 
 

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from lmlab.cli.main import main
-from lmlab.experiments.sweep import is_finished
+from lmlab.runs.run_dir import RunDir
 
 TINY = [
     "--set", "model.n_layer=1", "--set", "model.n_head=2", "--set", "model.n_embd=16",
@@ -50,7 +50,7 @@ def test_a_ray_sweep_trains_every_run_once(ray_instance, tmp_path, capsys):
     assert all(f"{run}: trained" in printed for run in RUNS)
     for run in RUNS:
         path = out / "runs" / run
-        assert is_finished(path, 12)
+        assert RunDir(path).is_finished(12)
         steps = [json.loads(line)["step"] for line in (path / "metrics.jsonl").read_text().splitlines()]
         assert steps == [0, 4, 8, 12]
         assert (path / "train.log").read_text().count("step 12:") == 1  # logged on the Ray worker
@@ -74,7 +74,7 @@ def test_a_failed_ray_run_is_named_and_the_others_finish(ray_instance, tmp_path,
     assert "lr=0.001_seed=0: trained" in captured.out
     assert "lr=1e30_seed=0: failed: LmlabError: loss became" in captured.out
     assert "1 of 2 runs failed (lr=1e30_seed=0)" in captured.err
-    assert is_finished(out / "runs" / "lr=0.001_seed=0", 12)
+    assert RunDir(out / "runs" / "lr=0.001_seed=0").is_finished(12)
 
 
 def test_ray_set_up_mistakes_get_one_line(monkeypatch, tmp_path, capsys):

@@ -244,3 +244,19 @@ def test_a_run_killed_right_after_its_first_checkpoint_resumes_without_a_duplica
     evaluate_and_save(build_session(config, data), run, lr=lr_at(0, config.train))
     train(config, tmp_path / "run", resume=True, progress=False)
     assert [r["step"] for r in RunDir(tmp_path / "run").metrics()] == [0, 4, 8]
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_run_killed_during_its_first_checkpoint_has_not_started(tmp_path, resume):
+    """No complete checkpoint: `train --out` and `--resume` both start over, with no stale record."""
+    config = tiny_config()
+    path = tmp_path / "run"
+    (path / "checkpoints" / ".last.tmp").mkdir(parents=True)  # the save that was cut off
+    (path / "checkpoints" / ".last.tmp" / "model.safetensors").write_bytes(b"\0" * 10)
+    (path / "metrics.jsonl").write_text('{"step": 0, "train_loss": 9.0, "val_loss": 9.0}\n')
+    run = RunDir(path)
+    assert not run.is_started() and run.checkpoint_step() is None
+    train(config, path, resume=resume, progress=False)
+    assert [r["step"] for r in run.metrics()] == [0, 4, 8]
+    assert run.metrics()[0]["train_loss"] != 9.0
+    assert run.is_started() and run.is_finished(8) and not run.is_finished(9)

@@ -196,6 +196,7 @@ def train_run(config: dict, run_path: str, data_dir: Path | None, threads: int, 
     """Train (or resume) one run into run_path; with own_log its log goes to RUN/train.log."""
     import torch
 
+    from lmlab.runs.run_dir import RunDir
     from lmlab.runs.trainer import train
 
     torch.set_num_threads(threads)
@@ -205,9 +206,7 @@ def train_run(config: dict, run_path: str, data_dir: Path | None, threads: int, 
         handler = logging.FileHandler(path / "train.log")
         handler.setFormatter(logging.Formatter("%(message)s"))
         logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    resume = (path / "checkpoints" / "last").exists()
-    if not resume:
-        (path / "metrics.jsonl").unlink(missing_ok=True)  # killed before its first checkpoint: start over
+    resume = RunDir(path).is_started()  # killed before its first checkpoint: start over
     train(RunConfig.from_dict(config), path, data_dir=data_dir, resume=resume, progress=False)
 
 

@@ -27,6 +27,7 @@ from lmlab.config import RunConfig, apply_overrides
 from lmlab.errors import LmlabError
 from lmlab.experiments.launchers import Launcher, LocalLauncher
 from lmlab.presets import load_preset
+from lmlab.runs.run_dir import RunDir
 
 PRESET_KEY = "preset"
 
@@ -96,10 +97,9 @@ def expand(spec: SweepSpec) -> list[SweepRun]:
         preset = point.get(PRESET_KEY, spec.preset)
         settings = [f"{k}={v}" for k, v in point.items() if k != PRESET_KEY]
         for seed in spec.seeds:
-            config = apply_overrides(
-                load_preset(preset),
-                [*spec.overrides, *settings, f"train.seed={seed}", f"data.split_seed={seed}"],
-            )
+            # shared by every run, so not refused where one does not apply (e.g. split_seed to a text corpus)
+            shared = [*spec.overrides, f"train.seed={seed}", f"data.split_seed={seed}"]
+            config = apply_overrides(load_preset(preset), settings, shared=shared)
             runs.append(SweepRun(run_name(point, seed), point, seed, config))
     return runs
 
@@ -107,13 +107,6 @@ def expand(spec: SweepSpec) -> list[SweepRun]:
 def run_name(point: dict[str, str], seed: int) -> str:
     parts = [f"{key.split('.')[-1]}={value}" for key, value in point.items()]
     return re.sub(r"[^A-Za-z0-9_.=+-]+", "_", "_".join([*parts, f"seed={seed}"]))
-
-
-def is_finished(run_path: Path, max_steps: int) -> bool:
-    from lmlab.runs.checkpoint import load_state
-
-    last = run_path / "checkpoints" / "last"
-    return last.exists() and load_state(last)["step"] >= max_steps
 
 
 def run_sweep(
@@ -127,7 +120,7 @@ def run_sweep(
     runs = expand(spec)
     out_dir.mkdir(parents=True, exist_ok=True)
     check_same_sweep(spec, out_dir)
-    todo = [r for r in runs if not is_finished(out_dir / "runs" / r.name, r.config.train.max_steps)]
+    todo = [r for r in runs if not RunDir(out_dir / "runs" / r.name).is_finished(r.config.train.max_steps)]
     report = on_done or (lambda run, what: None)
     for run in runs:
         if run not in todo:

@@ -54,13 +54,19 @@ def save_checkpoint(
     shutil.rmtree(old, ignore_errors=True)
 
 
-def checkpoint_path(directory: Path) -> Path:
-    """The complete checkpoint for `directory`: itself, or the previous version if a save was cut off."""
+def complete_checkpoint(directory: Path) -> Path | None:
+    """The complete checkpoint for `directory`: itself, the previous version if a save was cut off,
+    or None when neither was ever completed."""
     if (directory / STATE_FILE).exists():
         return directory
     old = directory.with_name(f".{directory.name}.old")
-    if (old / STATE_FILE).exists():
-        return old
+    return old if (old / STATE_FILE).exists() else None
+
+
+def checkpoint_path(directory: Path) -> Path:
+    """The complete checkpoint for `directory` (see complete_checkpoint), or a one-line error."""
+    if (found := complete_checkpoint(directory)) is not None:
+        return found
     raise LmlabError(f"no checkpoint at {directory}; train first, or point at a run directory that has one")
 
 

@@ -21,12 +21,12 @@ import torch
 from torch import nn
 
 from lmlab.config import RunConfig, load_config_file
+from lmlab.device import resolve_device
 from lmlab.errors import LmlabError
 from lmlab.models import build_model
+from lmlab.runs.checkpoint import complete_checkpoint, load_state, load_weights, save_checkpoint
 from lmlab.tokenizers import Tokenizer, load_tokenizer
 from lmlab.training.state import TrainingState
-from lmlab.runs.checkpoint import load_weights, save_checkpoint
-from lmlab.device import resolve_device
 
 
 @dataclass(frozen=True)
@@ -78,11 +78,27 @@ class RunDir:
             raise LmlabError(f"{self.path} has no snapshot at step {int(step)}; kept steps: {kept}")
         return self.snapshot(int(step))
 
+    def checkpoint_step(self, which: str = "last") -> int | None:
+        """Step of checkpoint `which`; None while it was never completed. A run whose `last` has no
+        complete checkpoint (never trained, or killed during its first save) has not started: the one
+        rule that train, --resume, sweeps and compare follow."""
+        folder = self.checkpoint(which)
+        return int(load_state(folder)["step"]) if complete_checkpoint(folder) is not None else None
+
+    def is_started(self) -> bool:
+        return self.checkpoint_step() is not None
+
+    def is_finished(self, max_steps: int) -> bool:
+        step = self.checkpoint_step()
+        return step is not None and step >= max_steps
+
     def save(
         self, name: str, model: nn.Module, optimizer: torch.optim.Optimizer | None, state: TrainingState
     ) -> Path:
         """Write checkpoint `name` (last, best or step-N) atomically; return its folder."""
-        folder = self.snapshot(int(name[5:])) if name.startswith("step-") else self.path / "checkpoints" / name
+        folder = (
+            self.snapshot(int(name[5:])) if name.startswith("step-") else self.path / "checkpoints" / name
+        )
         save_checkpoint(folder, model, optimizer, state)
         return folder
 

@@ -21,7 +21,13 @@ from lmlab.errors import LmlabError
 from lmlab.runs.checkpoint import load_training_state, load_weights
 from lmlab.runs.run_dir import RunDir, write_atomic
 from lmlab.tokenizers import Tokenizer, save_tokenizer, tokenizer_from_dict
-from lmlab.training.distributed import Distributed, broadcast_object, from_environment, process_group, rank_device
+from lmlab.training.distributed import (
+    Distributed,
+    broadcast_object,
+    from_environment,
+    process_group,
+    rank_device,
+)
 from lmlab.training.loop import fit
 from lmlab.training.session import build_session
 
@@ -57,10 +63,16 @@ def train(
     run = RunDir(run_path)
     with process_group(dist, rank_device(config.train.device, dist)):
         # every rank checks before the first collective, so rank 0 has written nothing yet
-        if not resume and (run.last_checkpoint.exists() or run.metrics_file.exists()):
+        started = run.is_started()
+        if not resume and started:
             raise LmlabError(
                 f"{run_path} already holds a run; continue it with --resume {run_path} or pick another --out"
             )
+        if resume and not started:
+            log.warning(
+                "%s has no complete checkpoint (stopped during its first save): starting over", run_path
+            )
+            resume = False
         data = _load_data(config, data_dir, run.tokenizer() if resume else None, dist)
         config = _resolved(config, data)
         restore = None
@@ -107,6 +119,7 @@ def _write_run_files(run: RunDir, config: RunConfig, data: BatchSource, resume: 
     write_atomic(run.config_file, config.to_json())
     if not resume:
         save_tokenizer(data.tokenizer, run.tokenizer_file)
+        run.metrics_file.unlink(missing_ok=True)  # records of an attempt that saved no checkpoint
         return
     # a run resumed at step 0 evaluates step 0 again: drop the record it will write anew
     run.truncate_metrics(after_step=step if step > 0 else -1)
