@@ -5,6 +5,7 @@ import pytest
 
 from lmlab.cli.main import main
 from lmlab.experiments.compare import compare, parse_entry
+from lmlab.reports.comparison import write_comparison
 
 from .conftest import TINY
 
@@ -22,6 +23,7 @@ def test_compare_trains_scores_and_tabulates(tmp_path, capsys):
     ]
     overrides = [*TINY, "train.max_steps=4"]
     rows = compare(entries, overrides, tmp_path / "cmp", progress=False)
+    write_comparison(rows, tmp_path / "cmp")
     assert [r.entry for r in rows] == entries
     assert rows[0].kind == "bigram" and rows[0].parameters == 65 * 65 and rows[1].kind == "gpt"
     assert all(r.steps == 4 and r.val_loss > 0 and r.sample for r in rows)

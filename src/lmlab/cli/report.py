@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lmlab.cli.flags import add_data_dir, add_out
 from lmlab.reports import ReportOptions, write_report
 
 
@@ -14,8 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "report", help="self-contained HTML page and LaTeX tables/figures for a run or a sweep"
     )
     parser.add_argument("path", type=Path, metavar="RUN_DIR|SWEEP_DIR")
-    parser.add_argument("--out", type=Path, help="folder for index.html and latex/ (default PATH/report)")
-    parser.add_argument("--data-dir", type=Path, help="folder holding the data files (text runs: the corpus)")
+    add_out(parser, "folder for index.html and latex/ (default PATH/report)")
+    add_data_dir(parser, "folder holding the data files (text runs: the corpus)")
     parser.add_argument(
         "--checkpoint",
         default="best",

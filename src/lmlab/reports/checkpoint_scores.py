@@ -12,11 +12,10 @@ from typing import Any
 
 from lmlab.data.corpus import Corpus
 from lmlab.data.pairs import PairTask
-from lmlab.evaluation.loss import evaluate_split
+from lmlab.evaluation.text_scores import score_text_split, target_characters
 from lmlab.evaluation.translation import TranslationReport, evaluate_translation
 from lmlab.reports.document import Table
 from lmlab.reports.tables import Cell, Column
-from lmlab.runs.checkpoint import load_state
 from lmlab.runs.run_dir import RunDir, load_model
 
 TEXT_BATCH_SIZE = 64  # sequences per forward pass, as `lmlab eval`
@@ -36,9 +35,8 @@ def checkpoints(run: RunDir, asked: str) -> list[Checkpoint]:
     """best, last and `asked`, each step once (best and last are often the same weights)."""
     found: dict[int, tuple[str, ...]] = {}
     for which in dict.fromkeys(["best", "last", asked]):
-        path = run.checkpoint(which)
-        if path.exists():
-            step = int(load_state(path)["step"])
+        step = run.checkpoint_step(which)
+        if step is not None:
             found[step] = (*found.get(step, ()), which)
     return [Checkpoint(names, step) for step, names in sorted(found.items())]
 
@@ -48,12 +46,12 @@ def text_scores(
 ) -> Table:
     """Whole-validation-split loss, perplexity and bits per character of every checkpoint."""
     val = corpus.split("val")
-    characters = len(corpus.tokenizer.decode(val[1:].tolist()))  # the predicted targets, as text
+    characters = target_characters(corpus.tokenizer, val)
     rows = []
     for checkpoint in kept:
         config, _, model = load_model(run, checkpoint.names[0], device)
         on = next(model.parameters()).device
-        score = evaluate_split(model, val, config.model.block_size, TEXT_BATCH_SIZE, on)
+        score = score_text_split(model, corpus.tokenizer, val, config.model.block_size, TEXT_BATCH_SIZE, on)
         estimate = _at_step(metrics, checkpoint.step, "val_loss")
         rows.append(
             [
@@ -62,7 +60,7 @@ def text_scores(
                 _number(estimate, "{:.4f}"),
                 Cell(f"{score.loss:.4f}", score.loss),
                 Cell(f"{score.perplexity:.3f}", score.perplexity),
-                Cell(f"{score.bits_per_character(characters):.4f}", score.bits_per_character(characters)),
+                Cell(f"{score.bits_per_character:.4f}", score.bits_per_character),
             ]
         )
     columns = [

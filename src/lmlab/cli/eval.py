@@ -1,0 +1,87 @@
+"""`lmlab eval`: text runs get exact loss, perplexity and bits per character; pair tasks exact match."""
+
+from __future__ import annotations
+
+import argparse
+
+from lmlab.cli.flags import add_data_dir, add_out, add_run_arguments
+from lmlab.data.corpus import load_corpus
+from lmlab.data.pairs import load_pair_task
+from lmlab.errors import LmlabError
+from lmlab.evaluation.text_scores import score_text_split
+from lmlab.evaluation.translation import evaluate_translation
+from lmlab.reports.translation import breakdown_markdown, summary_lines, write_translation_report
+from lmlab.runs.run_dir import load_model, open_run
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "eval",
+        help="text: exact loss, perplexity, bits/char; pair tasks (SCAN): exact match and its breakdown",
+    )
+    add_run_arguments(parser)
+    add_data_dir(parser, "folder holding the data files")
+    parser.add_argument(
+        "--batch-size", type=int, help="sequences per forward pass (default 64 for loss, 512 for decoding)"
+    )
+    parser.add_argument(
+        "--splits",
+        help="comma-separated; text: train,val (default both); pair tasks: train,val,test (default test)",
+    )
+    parser.add_argument(
+        "--beam", type=int, default=1, metavar="K", help="pair tasks: beam search of width K"
+    )
+    add_out(parser, "pair tasks: folder for the report (default RUN_DIR/eval/SPLIT-DECODING)")
+    parser.set_defaults(handler=evaluate)
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    run = open_run(args.run)
+    config, tokenizer, model = load_model(run, args.checkpoint, args.device)
+    if config.data.is_pair_task:
+        return _evaluate_pairs(args, run, config, tokenizer, model)
+    corpus = load_corpus(config.data, args.data_dir, tokenizer)
+    device = next(model.parameters()).device
+    splits = _parse_splits(args.splits or "train,val", ("train", "val"))
+    batch_size = args.batch_size or 64
+    print(
+        f"{run.path} ({args.checkpoint} checkpoint), "
+        f"{tokenizer.vocab_size}-token {config.data.tokenizer} vocabulary"
+    )
+    print(
+        f"{'split':<6} {'tokens':>10} {'characters':>11} {'loss/token':>10} {'perplexity':>11} "
+        f"{'bits/token':>10} {'bits/char':>10}"
+    )
+    for split in splits:
+        score = score_text_split(
+            model, tokenizer, corpus.split(split), config.model.block_size, batch_size, device
+        )
+        print(
+            f"{split:<6} {score.tokens:>10,} {score.characters:>11,} {score.loss:>10.4f} "
+            f"{score.perplexity:>11.3f} {score.bits_per_token:>10.4f} {score.bits_per_character:>10.4f}"
+        )
+    return 0
+
+
+def _parse_splits(text: str, known: tuple[str, ...]) -> list[str]:
+    splits = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = set(splits) - set(known)
+    if unknown or not splits:
+        raise LmlabError(f"--splits has unknown split(s) {sorted(unknown)}; use {', '.join(known)}")
+    return splits
+
+
+def _evaluate_pairs(args: argparse.Namespace, run, config, tokenizer, model) -> int:
+    task = load_pair_task(config.data, args.data_dir, tokenizer)
+    print(f"{run.path} ({args.checkpoint} checkpoint), {task.name}")
+    for split in _parse_splits(args.splits or "test", ("train", "val", "test")):
+        report = evaluate_translation(
+            model, tokenizer, task.split(split), split, args.beam, batch_size=args.batch_size or 512
+        )
+        decoding = "greedy" if args.beam == 1 else f"beam{args.beam}"
+        out_dir = args.out / split if args.out else run.path / "eval" / f"{split}-{decoding}"
+        paths = write_translation_report(report, out_dir)
+        print("\n".join(summary_lines(report)))
+        print(breakdown_markdown(report))
+        print(f"wrong predictions: {paths['wrong']}; chart: {paths['plot']}; tables: {paths['summary']}")
+    return 0

@@ -1,0 +1,34 @@
+"""Flags that several commands share, each defined once."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """RUN_DIR, and which of its checkpoints to load on which device."""
+    parser.add_argument("run", type=Path, metavar="RUN_DIR")
+    parser.add_argument(
+        "--checkpoint", default="best", help="best (lowest val loss), last, or step-N (a kept snapshot)"
+    )
+    parser.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cuda, mps or cpu")
+
+
+def add_overrides(parser: argparse.ArgumentParser, help: str | None = None) -> None:
+    """--set KEY=VALUE (repeatable), collected in args.overrides."""
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help
+    )
+
+
+def add_out(parser: argparse.ArgumentParser, help: str, required: bool = False) -> None:
+    parser.add_argument("--out", type=Path, required=required, help=help)
+
+
+def add_data_dir(parser: argparse.ArgumentParser, help: str | None = None) -> None:
+    parser.add_argument("--data-dir", type=Path, help=help)
+
+
+def add_quiet(parser: argparse.ArgumentParser, help: str | None = None) -> None:
+    parser.add_argument("--quiet", action="store_true", help=help)

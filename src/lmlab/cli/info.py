@@ -1,0 +1,96 @@
+"""`lmlab info`: parameter counts of a run or preset; n-gram table sizes; config keys, presets, recipes."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from lmlab.cli.flags import add_overrides
+from lmlab.config import apply_overrides, config_keys
+from lmlab.data import known_vocab_size
+from lmlab.errors import LmlabError
+from lmlab.inspect.ngram import ngram_tables
+from lmlab.models import build_model
+from lmlab.models.params import count_parameters
+from lmlab.presets import load_preset, preset_names
+from lmlab.recipes import recipe_names
+from lmlab.runs.run_dir import open_run
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "info", help="parameter counts of a run or preset; n-gram table sizes; config keys; presets"
+    )
+    parser.add_argument(
+        "target", nargs="?", help="run directory, preset name, or ngram (with --vocab and --n)"
+    )
+    add_overrides(parser)
+    parser.add_argument("--keys", action="store_true", help="list every config key with its type and default")
+    parser.add_argument("--presets", action="store_true", help="list the shipped presets")
+    parser.add_argument("--recipes", action="store_true", help="list the shipped sweep recipes")
+    parser.add_argument("--vocab", type=int, help="ngram: vocabulary size |V|")
+    parser.add_argument("--n", type=int, default=3, help="ngram: largest order n (default 3)")
+    parser.add_argument(
+        "--model",
+        default="shakespeare-char",
+        help="ngram: the GPT preset to compare (default shakespeare-char)",
+    )
+    parser.set_defaults(handler=info)
+
+
+def info(args: argparse.Namespace) -> int:
+    if args.keys:
+        print("\n".join(config_keys()))
+        return 0
+    if args.recipes:
+        print("\n".join(recipe_names()))
+        return 0
+    if args.presets or not args.target:
+        print("\n".join(preset_names()))
+        return 0
+    if args.target == "ngram":
+        return _ngram_table_size(args)
+    target = Path(args.target)
+    if target.is_dir():
+        config = apply_overrides(open_run(target).config(), args.overrides)
+    else:
+        config = apply_overrides(load_preset(args.target), args.overrides)
+        config = dataclasses.replace(
+            config, model=dataclasses.replace(config.model, vocab_size=known_vocab_size(config.data))
+        )
+    report = count_parameters(build_model(config.model))
+    model = config.model
+    print(
+        f"{args.target}: {model.kind}, n_layer={model.n_layer}, n_head={model.n_head}, "
+        f"n_embd={model.n_embd}, "
+        f"block_size={model.block_size}, vocab_size={model.vocab_size}"
+    )
+    for component, count in report.by_component.items():
+        note = " (embedding)" if component in report.embedding_components else ""
+        print(f"  {component:<20} {count:>12,}{note}")
+    for name, target_name in report.tied.items():
+        print(f"  {name} is tied to {target_name}")
+    print(f"  {'total':<20} {report.total:>12,}")
+    print(f"  {'non-embedding':<20} {report.non_embedding:>12,}")
+    return 0
+
+
+def _ngram_table_size(args: argparse.Namespace) -> int:
+    """Free entries of full conditional probability tables (seed 000 question 1) beside a GPT's parameters."""
+    if args.vocab is None or args.vocab < 2 or args.n < 1:
+        raise LmlabError("give the vocabulary size and the order, e.g. `lmlab info ngram --vocab 65 --n 3`")
+    tables = ngram_tables(args.vocab, args.n, args.model)
+    print(
+        f"a table P(x_n | x_1 … x_(n-1)) over {args.vocab:,} tokens has |V|^(n-1)·(|V|-1) free entries "
+        f"(each context's row sums to 1)"
+    )
+    print(f"{'n':>3}  {'entries':>32}  {'≈':>9}  {'entries / GPT parameters':>25}")
+    for row in tables.rows:
+        print(f"{row.n:>3}  {row.entries:>32,}  {row.entries:>9.2e}  {row.per_parameter:>25.3g}")
+    print(
+        f"{args.model} with this vocabulary: {tables.gpt_parameters:,} parameters for every n up to its "
+        f"context of {tables.context} tokens, where a table would need about "
+        f"10^{tables.context_exponent:.0f} entries"
+    )
+    return 0

@@ -1,0 +1,33 @@
+"""`lmlab next`: the likeliest next tokens after a prompt, with their probabilities."""
+
+from __future__ import annotations
+
+import argparse
+
+from lmlab.cli.flags import add_run_arguments
+from lmlab.errors import LmlabError
+from lmlab.inspect.next_token import next_tokens
+from lmlab.runs.run_dir import load_model, open_run
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("next", help="the likeliest next tokens after a prompt, with probabilities")
+    add_run_arguments(parser)
+    parser.add_argument("--prompt", required=True, help="text (pair tasks: the words after <s>)")
+    parser.add_argument("--top", type=int, default=10, help="how many tokens to list (default 10)")
+    parser.set_defaults(handler=next_token)
+
+
+def next_token(args: argparse.Namespace) -> int:
+    if args.top < 1:
+        raise LmlabError("--top must be at least 1")
+    config, tokenizer, model = load_model(open_run(args.run), args.checkpoint, args.device)
+    ranked = next_tokens(model, tokenizer, args.prompt, config.data.is_pair_task, args.top)
+    print(
+        f"{args.run} ({args.checkpoint} checkpoint): the {len(ranked)} likeliest tokens after {args.prompt!r}"
+    )
+    print(f"{'rank':>4}  {'token':<16} {'id':>6}  {'probability':>11}")
+    for rank, candidate in enumerate(ranked, start=1):
+        print(f"{rank:>4}  {candidate.text!r:<16} {candidate.token_id:>6}  {candidate.probability:>11.4f}")
+    print(f"      {'(these together)':<23}  {sum(c.probability for c in ranked):>11.4f}")
+    return 0

@@ -1,0 +1,103 @@
+"""`lmlab sample`: generate text from a trained run (pair tasks: translate one command)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+from lmlab.cli.flags import add_run_arguments
+from lmlab.errors import LmlabError
+from lmlab.generation.decode import stream
+from lmlab.generation.stop import StopFilter, generate_texts, parse_stop
+from lmlab.generation.text_stream import TextStream
+from lmlab.generation.translate import check_words, translate
+from lmlab.runs.run_dir import load_model, open_run
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("sample", help="generate text from a trained run")
+    add_run_arguments(parser)
+    parser.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+    parser.add_argument("--max-new-tokens", type=int, default=500)
+    parser.add_argument("--temperature", type=float, default=0.8, help="0 is greedy decoding")
+    parser.add_argument("--top-k", type=int, help="sample only among the k likeliest tokens")
+    parser.add_argument(
+        "--top-p", type=float, help="sample only among the likeliest tokens holding this much mass"
+    )
+    parser.add_argument("--num-samples", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=None, help="makes sampling repeatable")
+    parser.add_argument("--no-cache", action="store_true", help="recompute the whole context for every token")
+    parser.add_argument("--show-probs", action="store_true", help="print each token's probability after it")
+    parser.add_argument(
+        "--stop",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="end a sample at the first TEXT (backslash escapes read, e.g. '\\n\\n'); repeatable",
+    )
+    parser.add_argument(
+        "--beam", type=int, default=1, metavar="K", help="SCAN: beam search of width K (default: greedy)"
+    )
+    parser.set_defaults(handler=sample)
+
+
+def sample(args: argparse.Namespace) -> int:
+    if args.temperature < 0:
+        raise LmlabError("--temperature must be >= 0 (0 is greedy decoding)")
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        raise LmlabError("--top-p must be in (0, 1]")
+    if args.top_k is not None and args.top_k < 1:
+        raise LmlabError("--top-k must be at least 1")
+    config, tokenizer, model = load_model(open_run(args.run), args.checkpoint, args.device)
+    if config.data.is_pair_task:
+        return _translate_prompt(args, tokenizer, model)
+    device = next(model.parameters()).device
+    prompt_ids = torch.tensor([tokenizer.encode(args.prompt)], device=device)
+    if prompt_ids.numel() == 0:
+        raise LmlabError("the prompt is empty; give at least one character with --prompt")
+    generator = torch.Generator(device=device)
+    generator.manual_seed(args.seed if args.seed is not None else torch.seed())
+    stops = [parse_stop(text) for text in args.stop]
+    options = dict(
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        use_cache=not args.no_cache,
+        generator=generator,
+    )
+    out = sys.stdout
+    if args.num_samples > 1 and not args.show_probs:  # one batch; each sample printed when all are done
+        texts = generate_texts(
+            model, tokenizer, prompt_ids, args.num_samples, args.max_new_tokens, stops, **options
+        )
+        out.write(("\n" + "-" * 40 + "\n").join(args.prompt + text + "\n" for text in texts))
+        return 0
+    for i in range(args.num_samples):
+        if i:
+            out.write("\n" + "-" * 40 + "\n")
+        out.write(args.prompt)
+        text_stream, stop_filter = TextStream(tokenizer), StopFilter(stops)
+        for token, prob in stream(model, prompt_ids, args.max_new_tokens, **options):
+            shown = stop_filter.push(text_stream.push(int(token)))
+            if args.show_probs:  # every token with its probability, the one that completes a stop included
+                out.write(f"{tokenizer.token_text(int(token))}[{float(prob):.2f}]")
+            else:
+                out.write(shown)
+            out.flush()
+            if stop_filter.stopped:
+                break
+        if not args.show_probs:
+            out.write(stop_filter.push(text_stream.flush()) + stop_filter.flush())
+        out.write("\n")
+    return 0
+
+
+def _translate_prompt(args: argparse.Namespace, tokenizer, model) -> int:
+    """`lmlab sample` on a pair task: the command's actions, greedy or by beam search."""
+    command = " ".join(args.prompt.split())
+    check_words(tokenizer, command)
+    (actions,) = translate(model, tokenizer, [command], beam_width=args.beam)
+    print(actions)
+    return 0
