@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -87,22 +86,10 @@ def _pair_metrics(
 
 @dataclass(frozen=True)
 class SplitScore:
-    """Exact scores over every target of a split."""
+    """Exact scores over every target of a split (lmlab.evaluation.text_scores adds perplexity and bits)."""
 
     loss: float  # mean negative log-likelihood per token, nats
     tokens: int
-
-    @property
-    def perplexity(self) -> float:
-        return math.exp(self.loss)
-
-    @property
-    def bits_per_token(self) -> float:
-        return self.loss / math.log(2)
-
-    def bits_per_character(self, characters: int) -> float:
-        """Total NLL in bits over the characters the targets spell: comparable across tokenizers."""
-        return self.loss * self.tokens / math.log(2) / characters
 
 
 @torch.inference_mode()
