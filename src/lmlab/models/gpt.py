@@ -115,13 +115,13 @@ class GPT(LanguageModel):
         if self.config.position == "sinusoidal" and self.config.tie_weights:
             x = x * math.sqrt(self.config.n_embd)
         if self.config.position == "learned":
-            x = x + self.position_embedding(torch.arange(start, start + T, device=idx.device))
+            x = x + self.position_embedding(torch.arange(start, start + T, device=idx.device))  # + (T, C)
         elif self.config.position == "sinusoidal":
             x = x + self.position_table[start : start + T].to(x.dtype)
         if self.config.segment_embeddings:
             if segments is None:
                 raise ValueError("this model has segment embeddings: pass segments (0 source, 1 target)")
-            x = x + self.segment_embedding(segments)
+            x = x + self.segment_embedding(segments)  # (B, T, C)
         x = self.embedding_dropout(x)  # rotary positions enter inside attention instead
         weights, hidden = [], []
         recompute = self.config.checkpoint_activations and self.training and torch.is_grad_enabled()

@@ -132,7 +132,7 @@ class CausalSelfAttention(nn.Module):
         The explicit path runs when weights are requested, the fused SDPA kernel otherwise.
         """
         B, T, C = x.shape
-        q, k, v = self.qkv(x).split(C, dim=2)
+        q, k, v = self.qkv(x).split(C, dim=2)  # (B, T, C) each: one matrix product for all three
         q = q.view(B, T, self.n_head, self.head_size).transpose(1, 2)  # (B, H, T, D)
         k = k.view(B, T, self.n_head, self.head_size).transpose(1, 2)  # (B, H, T, D)
         v = v.view(B, T, self.n_head, self.head_size).transpose(1, 2)  # (B, H, T, D)
@@ -145,7 +145,7 @@ class CausalSelfAttention(nn.Module):
             y, weights = self._explicit(q, k, v)
         else:
             y, weights = self._fused(q, k, v), None
-        y = y.transpose(1, 2).contiguous().view(B, T, C)  # merge heads
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # merge heads: (B, H, T, D) -> (B, T, C)
         return self.resid_dropout(self.out_proj(y)), weights
 
     def _explicit(
@@ -179,6 +179,7 @@ class MLP(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, T, C) -> (B, T, mlp_hidden) -> (B, T, C)
         return self.dropout(self.out_proj(self.activation(self.fc(x))))
 
 
@@ -195,7 +196,8 @@ class Block(nn.Module):
     def forward(
         self, x: torch.Tensor, cache: LayerCache | None = None, need_weights: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x (B, T, C) -> (x (B, T, C), attention weights (B, H, T, S) if need_weights else None)."""
         attn_out, weights = self.attn(self.norm_attn(x), cache=cache, need_weights=need_weights)
-        x = x + attn_out
-        x = x + self.mlp(self.norm_mlp(x))
+        x = x + attn_out  # tokens exchange information
+        x = x + self.mlp(self.norm_mlp(x))  # each position computes on its own
         return x, weights
