@@ -46,8 +46,9 @@ def offline_data(monkeypatch, tmp_path_factory):
 
 
 def tiny_config(*extra: str) -> RunConfig:
-    """A two-layer, 32-wide character GPT that trains in about a second."""
-    return apply_overrides(load_preset("shakespeare-char-cpu"), [*TINY, *extra])
+    """A two-layer, 32-wide character GPT that trains in about a second; with `model.kind=...` among
+    `extra`, that family with TINY's sizes where it reads them (TINY is shared, so never refused)."""
+    return apply_overrides(load_preset("shakespeare-char-cpu"), list(extra), shared=TINY)
 
 
 def with_vocab(config: RunConfig, vocab_size: int = 65) -> RunConfig:

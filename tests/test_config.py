@@ -1,12 +1,32 @@
 import dataclasses
 import json
+from importlib import resources
 
 import pytest
+import torch
 
-from lmlab.config import ModelConfig, RunConfig, TrainConfig, apply_overrides, load_config_file
+from lmlab.config import (
+    DATA_KEY_SCOPES,
+    DATASETS,
+    MODEL_KEY_KINDS,
+    MODEL_KINDS,
+    TOKENIZERS,
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    apply_overrides,
+    config_keys,
+    key_applies,
+    load_config_file,
+)
+from lmlab.data import known_vocab_size
+from lmlab.data.pairs import load_pair_task
 from lmlab.errors import LmlabError
+from lmlab.experiments.sweep import expand
 from lmlab.models import build_model
 from lmlab.presets import load_preset, preset_names
+from lmlab.recipes import load_recipe, recipe_names
 
 from .conftest import with_vocab
 
@@ -117,3 +137,138 @@ def test_presets_join_with_plus_later_ones_winning():
     assert [load_preset(s).data.split for s in splits] == expected
     with pytest.raises(LmlabError, match="unknown preset 'model-9'"):
         load_preset("scan-simple+model-9")
+
+
+@pytest.mark.parametrize(
+    "preset, overrides, words",
+    [
+        ("shakespeare-char", "data.p=97", ["data.p applies to data.dataset=arithmetic, not shakespeare"]),
+        ("shakespeare-char", "data.split=length", ["data.split", "data.dataset=scan"]),
+        ("shakespeare-char", "data.split_seed=3", ["data.split_seed", "not shakespeare"]),
+        ("shakespeare-char", "data.bpe_vocab_size=300", ["data.tokenizer=bpe, not char"]),
+        ("arith-gpt", "data.train_fraction=0.5", ["data.train_fraction", "not arithmetic"]),
+        ("scan-simple", "data.encoding=latin-1", ["data.encoding", "data.dataset=text, not scan"]),
+        ("shakespeare-char", "model.hidden_size=64", ["applies to model.kind=lstm, not gpt", "hidden_size"]),
+        ("shakespeare-lstm", "model.n_head=2", ["model.n_head", "model.kind=attention|gpt, not lstm"]),
+        ("shakespeare-bigram", "model.dropout=0.1", ["model.dropout", "not bigram"]),
+        ("shakespeare-attention-1head", "model.init_std=0.1", ["model.init_std", "not attention"]),
+        # checked against the config after every override: the last model.kind decides
+        ("shakespeare-char", "model.n_head=2 model.kind=lstm", ["model.n_head", "not lstm"]),
+    ],
+)
+def test_a_key_that_does_not_apply_is_refused(preset, overrides, words):
+    with pytest.raises(LmlabError) as error:
+        apply_overrides(load_preset(preset), overrides.split(" "))
+    message = str(error.value)
+    assert "\n" not in message and "drop it or set" in message
+    for word in words:
+        assert word in message
+
+
+@pytest.mark.parametrize(
+    "preset, overrides",
+    [
+        ("shakespeare-char", "data.tokenizer=bpe data.bpe_vocab_size=300 data.bpe_backend=lmlab"),
+        ("shakespeare-char", "data.p=97 data.dataset=arithmetic data.tokenizer=word"),
+        ("shakespeare-char", "model.hidden_size=64 model.kind=lstm"),
+        ("shakespeare-attention-1head", "model.attention_window=2 model.bias=true model.dropout=0.1"),
+        ("scan-simple", "data.train_fraction=0.8 data.split_seed=3 data.source=generated data.split=length"),
+        ("arith-lstm", "data.split_seed=1 data.r_train=0.3 model.hidden_size=32 model.n_layer=1"),
+        ("text", "data.encoding=latin-1 data.train_fraction=0.8 data.data_file=corpus.txt"),
+    ],
+)
+def test_a_key_that_applies_is_accepted(preset, overrides):
+    config = apply_overrides(load_preset(preset), overrides.split(" "))
+    assert all(key_applies(config, item.partition("=")[0]) for item in overrides.split(" "))
+
+
+def test_shared_overrides_are_not_refused_where_they_do_not_apply():
+    """A sweep's or comparison's common settings may name keys that only some of its runs read."""
+    bigram = apply_overrides(load_preset("shakespeare-bigram"), ["train.lr=0.02"], shared=["model.n_layer=2"])
+    assert bigram.model.n_layer == 2 and bigram.train.lr == 0.02
+    with pytest.raises(LmlabError, match="model.n_layer"):
+        apply_overrides(load_preset("shakespeare-bigram"), ["model.n_layer=2"])
+
+
+def test_the_scope_tables_cover_every_key_with_valid_choices():
+    assert set(MODEL_KEY_KINDS) == {f.name for f in dataclasses.fields(ModelConfig)}
+    assert all(set(kinds) <= set(MODEL_KINDS) for kinds in MODEL_KEY_KINDS.values())
+    assert set(DATA_KEY_SCOPES) == {f.name for f in dataclasses.fields(DataConfig)}
+    choices = {"dataset": DATASETS, "tokenizer": TOKENIZERS}
+    assert all(set(values) <= set(choices[decider]) for decider, values in DATA_KEY_SCOPES.values())
+    keys = config_keys()
+    assert "data.p (int) = 31  [only with data.dataset=arithmetic]" in keys
+    assert "model.n_layer (int) = 6  [only with model.kind=gpt|lstm]" in keys
+    assert "train.lr (float) = 0.001" in keys and "model.kind (str) = gpt" in keys
+
+
+# a valid value other than the default for every model key that some family does not read
+OTHER_VALUES = {
+    "n_layer": 3,
+    "n_head": 4,
+    "n_embd": 32,
+    "dropout": 0.5,
+    "bias": True,
+    "tie_weights": False,
+    "norm": "rmsnorm",
+    "position": "sinusoidal",
+    "activation": "relu",
+    "mlp_ratio": 2.0,
+    "attention_window": 2,
+    "hidden_size": 24,
+    "segment_embeddings": True,
+    "init_std": 0.5,
+    "checkpoint_activations": True,
+}
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_a_refused_model_key_does_not_change_the_model(kind):
+    """The table refuses no key a family reads: changing one it refuses leaves weights and logits alike."""
+    base = ModelConfig(kind=kind, vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.1)
+    idx = torch.randint(11, (2, 8), generator=torch.Generator().manual_seed(0))
+    refused = [name for name, kinds in MODEL_KEY_KINDS.items() if kind not in kinds]
+    assert set(refused) <= set(OTHER_VALUES)
+    for name in refused:
+        try:
+            changed = dataclasses.replace(base, **{name: OTHER_VALUES[name]})
+        except LmlabError:  # the value is invalid for this family anyway (segment_embeddings)
+            continue
+        results = []
+        for config in (base, changed):
+            torch.manual_seed(0)
+            model = build_model(config).train()  # dropout active
+            results.append((model.state_dict(), model(idx)))  # logits (B, T, V)
+        (weights, logits), (other_weights, other_logits) = results
+        assert weights.keys() == other_weights.keys(), f"model.{name} changes {kind}'s parameters"
+        for key in weights:
+            torch.testing.assert_close(other_weights[key], weights[key], msg=f"model.{name}: {kind}.{key}")
+        torch.testing.assert_close(other_logits, logits, msg=f"model.{name} changes {kind}'s logits")
+
+
+def _preset_keys(name: str) -> list[str]:
+    raw = json.loads(resources.files("lmlab.presets").joinpath(f"{name}.json").read_text())
+    return [f"{section}.{key}" for section, values in raw.items() for key in values]
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_preset_sets_only_keys_that_apply(name):
+    config = load_preset(name)
+    assert [key for key in _preset_keys(name) if not key_applies(config, key)] == []
+
+
+@pytest.mark.parametrize("name", recipe_names())
+def test_every_recipe_expands_and_its_overrides_apply_to_every_run(name):
+    spec = load_recipe(name)
+    runs = expand(spec)
+    keys = [item.partition("=")[0] for item in spec.overrides]
+    assert runs and [(r.name, k) for r in runs for k in keys if not key_applies(r.config, k)] == []
+
+
+def test_known_vocab_size_is_the_size_of_the_tokenizer_a_run_builds():
+    scan = load_preset("scan-simple").data
+    assert known_vocab_size(scan) == load_pair_task(scan).tokenizer.vocab_size == 23
+    for p, operator in [(5, "+"), (97, "/")]:
+        arith = dataclasses.replace(load_preset("arith-gpt").data, p=p, operator=operator)
+        assert known_vocab_size(arith) == load_pair_task(arith).tokenizer.vocab_size == p + 6
+    assert known_vocab_size(load_preset("shakespeare-bpe").data) == 500

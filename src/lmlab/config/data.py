@@ -1,0 +1,152 @@
+"""DataConfig: which corpus or task, how it is tokenized and split, and which keys apply to which."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lmlab.config.validation import require
+
+DATASETS = ("shakespeare", "text", "scan", "arithmetic")
+TOKENIZERS = ("char", "word", "bpe")
+BPE_BACKENDS = ("lmlab", "hf")
+DATASET_TOKENIZERS = {
+    "shakespeare": ("char", "bpe"),
+    "text": ("char", "bpe"),
+    "scan": ("word",),
+    "arithmetic": ("word",),
+}
+OPERATORS = ("+", "-", "*", "/")
+SCAN_SPLITS = (
+    "simple",
+    "length",
+    "addprim_jump",
+    "addprim_turn_left",
+    "template_around_right",
+    "template_opposite_right",
+    "template_right",
+    "template_jump_around_right",
+)
+SCAN_SOURCES = ("auto", "generated", "official")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which corpus or task, how it is tokenized and split.
+
+    Text corpora (shakespeare, text) are split by position: the first `train_fraction` is train. Pair
+    tasks: scan reads a train and a test set, and `train_fraction` of the train pairs, drawn with
+    `split_seed`, train the model while the rest is the validation set that picks the best checkpoint;
+    arithmetic splits all equations into train and validation by `r_train`. DATA_KEY_SCOPES lists
+    which keys apply to which dataset or tokenizer; `--set` refuses one that does not apply.
+    """
+
+    dataset: str = "shakespeare"
+    tokenizer: str = "char"
+    # shakespeare, text and scan: the share that trains (text by position, scan pairs drawn by split_seed)
+    train_fraction: float = 0.9
+    # scan and arithmetic
+    split_seed: int = 0  # draws the validation pairs (and the generated simple split)
+    # scan
+    split: str = "simple"  # a named split (SCAN_SPLITS)
+    source: str = "auto"  # auto, generated (from the grammar) or official (the published files)
+    train_file: str = ""  # any file of 'IN: ... OUT: ...' lines, instead of a named split
+    test_file: str = ""
+    # arithmetic
+    p: int = 31  # the modulus, equations over Z_p
+    operator: str = "+"  # + - * / (division by the modular inverse; p must be prime)
+    operation_orders: str = "2"  # "2" (a+b=r), "3" (a+b+c=r) or "2,3" (both, padded)
+    r_train: float = 0.5  # share of the equations (of each order) that train; the rest validate
+    # text
+    data_file: str = ""  # a text file, a folder of .txt files, or a glob (--data-file)
+    encoding: str = "utf-8"  # how the files' bytes are read
+    # tokenizer=bpe (shakespeare, text)
+    bpe_vocab_size: int = 500  # 256 bytes + merges, learned on the train split only
+    bpe_backend: str = "lmlab"  # lmlab (own trainer) or hf (Hugging Face tokenizers; pip install lmlab[hf])
+
+    def __post_init__(self) -> None:
+        require(
+            self.dataset in DATASETS, f"data.dataset={self.dataset!r} is unknown; choose one of {DATASETS}"
+        )
+        require(
+            self.tokenizer in TOKENIZERS,
+            f"data.tokenizer={self.tokenizer!r} is unknown; choose one of {TOKENIZERS}",
+        )
+        expected = DATASET_TOKENIZERS[self.dataset]
+        require(
+            self.tokenizer in expected,
+            f"data.dataset={self.dataset} works with data.tokenizer={'|'.join(expected)}, "
+            f"not {self.tokenizer!r}",
+        )
+        require(
+            0.0 < self.train_fraction < 1.0, f"data.train_fraction={self.train_fraction} must be in (0, 1)"
+        )
+        require(
+            self.split in SCAN_SPLITS, f"data.split={self.split!r} is unknown; choose one of {SCAN_SPLITS}"
+        )
+        require(
+            self.source in SCAN_SOURCES,
+            f"data.source={self.source!r} is unknown; choose one of {SCAN_SOURCES}",
+        )
+        require(
+            not self.test_file or bool(self.train_file),
+            "data.test_file needs data.train_file too (--train-file PATH)",
+        )
+        require(self.p >= 2, f"data.p={self.p} must be at least 2")
+        require(
+            self.operator in OPERATORS,
+            f"data.operator={self.operator!r} is unknown; choose one of {' '.join(OPERATORS)}",
+        )
+        require(
+            self.operator != "/" or _is_prime(self.p),
+            f"data.operator=/ needs a prime modulus for inverses; data.p={self.p} is not prime",
+        )
+        require(
+            bool(self.orders) and set(self.orders) <= {2, 3} and len(set(self.orders)) == len(self.orders),
+            f"data.operation_orders={self.operation_orders!r} must be 2, 3 or 2,3",
+        )
+        require(0.0 < self.r_train < 1.0, f"data.r_train={self.r_train} must be in (0, 1)")
+        require(
+            self.bpe_vocab_size >= 257,
+            f"data.bpe_vocab_size={self.bpe_vocab_size} must be at least 257 (256 bytes and one merge)",
+        )
+        require(
+            self.bpe_backend in BPE_BACKENDS,
+            f"data.bpe_backend={self.bpe_backend!r} is unknown; choose one of {BPE_BACKENDS}",
+        )
+
+    @property
+    def is_pair_task(self) -> bool:
+        """Sequence-to-sequence pairs (conditional language modelling) rather than running text."""
+        return self.dataset in ("scan", "arithmetic")
+
+    @property
+    def orders(self) -> tuple[int, ...]:
+        """data.operation_orders as numbers: "2,3" -> (2, 3); an unparsable string gives ()."""
+        parts = [part.strip() for part in str(self.operation_orders).split(",")]
+        return tuple(int(part) for part in parts) if all(part.isdigit() for part in parts) else ()
+
+
+def _is_prime(n: int) -> bool:
+    return n >= 2 and all(n % d for d in range(2, int(n**0.5) + 1))
+
+
+# Which data keys apply where, as lmlab.data reads them: key -> (the key that decides, the values it
+# applies to). `--set data.KEY=...` is refused when the config's value of the deciding key is not listed.
+DATA_KEY_SCOPES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "dataset": ("dataset", DATASETS),
+    "tokenizer": ("dataset", DATASETS),
+    "train_fraction": ("dataset", ("shakespeare", "text", "scan")),  # arithmetic splits by r_train
+    "split_seed": ("dataset", ("scan", "arithmetic")),  # text corpora split by position
+    "split": ("dataset", ("scan",)),
+    "source": ("dataset", ("scan",)),
+    "train_file": ("dataset", ("scan",)),
+    "test_file": ("dataset", ("scan",)),
+    "p": ("dataset", ("arithmetic",)),
+    "operator": ("dataset", ("arithmetic",)),
+    "operation_orders": ("dataset", ("arithmetic",)),
+    "r_train": ("dataset", ("arithmetic",)),
+    "data_file": ("dataset", ("text",)),
+    "encoding": ("dataset", ("text",)),
+    "bpe_vocab_size": ("tokenizer", ("bpe",)),
+    "bpe_backend": ("tokenizer", ("bpe",)),
+}

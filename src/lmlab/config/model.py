@@ -1,0 +1,119 @@
+"""ModelConfig: the architecture of the network, and which keys each model family reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lmlab.config.validation import require
+
+MODEL_KINDS = ("bigram", "bigram_embed", "attention", "gpt", "lstm")
+ATTENTION_KINDS = ("attention", "gpt")  # the kinds that split n_embd into n_head heads
+NORMS = ("layernorm", "rmsnorm", "none")  # none: identity, as Nanda et al. 2023's grokking model
+POSITIONS = ("learned", "sinusoidal", "rotary")
+ACTIVATIONS = ("gelu", "relu")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of the network. `vocab_size` is filled in from the tokenizer when a run starts.
+
+    Not every family reads every key: MODEL_KEY_KINDS lists which read which, and `--set` refuses a
+    key that model.kind does not read.
+    """
+
+    kind: str = "gpt"
+    vocab_size: int = 0
+    block_size: int = 256
+    n_layer: int = 6
+    n_head: int = 6
+    n_embd: int = 384
+    dropout: float = 0.2
+    bias: bool = False
+    tie_weights: bool = True
+    norm: str = "layernorm"
+    position: str = "learned"
+    activation: str = "gelu"
+    mlp_ratio: float = 4.0
+    attention_window: int = 0  # 0: see every earlier token; w: only the last w (w=2 is a trigram model)
+    hidden_size: int = 0  # LSTM hidden width; 0 means n_embd
+    segment_embeddings: bool = False  # GPT on (source, target) pairs: a learned vector per segment
+    init_std: float = 0.02  # GPT: std of the initial weights (GPT-2's 0.02; larger starts memorise faster)
+    # GPT: keep only each block's input during training and recompute the block in the backward pass:
+    # activation memory of one block instead of n_layer, for about a third more compute
+    checkpoint_activations: bool = False
+
+    def __post_init__(self) -> None:
+        require(self.kind in MODEL_KINDS, f"model.kind={self.kind!r} is unknown; choose one of {MODEL_KINDS}")
+        require(self.vocab_size >= 0, "model.vocab_size must be >= 0 (0 means: take it from the tokenizer)")
+        require(self.block_size >= 1, f"model.block_size={self.block_size} must be at least 1")
+        require(self.n_layer >= 1, f"model.n_layer={self.n_layer} must be at least 1")
+        require(self.n_head >= 1, f"model.n_head={self.n_head} must be at least 1")
+        require(self.n_embd >= 1, f"model.n_embd={self.n_embd} must be at least 1")
+        require(
+            self.kind not in ATTENTION_KINDS or self.n_embd % self.n_head == 0,
+            f"model.n_embd={self.n_embd} is not divisible by model.n_head={self.n_head}; "
+            "pick n_embd as a multiple of n_head",
+        )
+        require(0.0 <= self.dropout < 1.0, f"model.dropout={self.dropout} must be in [0, 1)")
+        require(self.norm in NORMS, f"model.norm={self.norm!r} is unknown; choose one of {NORMS}")
+        require(
+            self.position in POSITIONS,
+            f"model.position={self.position!r} is unknown; choose one of {POSITIONS}",
+        )
+        require(
+            self.activation in ACTIVATIONS,
+            f"model.activation={self.activation!r} is unknown; choose one of {ACTIVATIONS}",
+        )
+        require(
+            self.kind != "attention" or self.position == "learned",
+            f"model.kind=attention uses learned positions (seed 004), not model.position={self.position!r}; "
+            "use model.kind=gpt for other position encodings",
+        )
+        require(self.mlp_ratio > 0, f"model.mlp_ratio={self.mlp_ratio} must be positive")
+        require(self.init_std > 0, f"model.init_std={self.init_std} must be positive")
+        require(self.attention_window >= 0, f"model.attention_window={self.attention_window} must be >= 0")
+        require(self.hidden_size >= 0, f"model.hidden_size={self.hidden_size} must be >= 0 (0 means n_embd)")
+        require(
+            not self.segment_embeddings or self.kind == "gpt",
+            f"model.segment_embeddings needs model.kind=gpt, not {self.kind!r}",
+        )
+        require(
+            self.position != "rotary" or self.kind not in ATTENTION_KINDS or self.head_size % 2 == 0,
+            f"model.position=rotary needs an even head size, got n_embd/n_head={self.head_size}",
+        )
+
+    @property
+    def head_size(self) -> int:
+        return self.n_embd // self.n_head
+
+    @property
+    def mlp_hidden(self) -> int:
+        return int(round(self.mlp_ratio * self.n_embd))
+
+    @property
+    def lstm_hidden(self) -> int:
+        return self.hidden_size or self.n_embd
+
+
+# Which families read each model key (lmlab.models; block_size also sets the training windows, so
+# every family uses it). `--set model.KEY=...` is refused when model.kind is not listed.
+MODEL_KEY_KINDS: dict[str, tuple[str, ...]] = {
+    "kind": MODEL_KINDS,
+    "vocab_size": MODEL_KINDS,
+    "block_size": MODEL_KINDS,
+    "n_layer": ("gpt", "lstm"),  # attention: one layer; bigrams: none
+    "n_head": ATTENTION_KINDS,
+    "n_embd": ("bigram_embed", "attention", "gpt", "lstm"),  # bigram: a V x V table
+    "dropout": ("attention", "gpt", "lstm"),
+    "bias": ("attention", "gpt", "lstm"),  # bigram_embed's readout always has a bias
+    "tie_weights": ("gpt",),
+    "norm": ("gpt",),
+    "position": ATTENTION_KINDS,  # attention: learned only
+    "activation": ("gpt",),
+    "mlp_ratio": ("gpt",),
+    "attention_window": ATTENTION_KINDS,
+    "hidden_size": ("lstm",),
+    "segment_embeddings": ("gpt",),
+    "init_std": ("gpt",),  # attention and bigrams start from a fixed N(0, 0.02)
+    "checkpoint_activations": ("gpt",),
+}

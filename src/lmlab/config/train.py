@@ -1,0 +1,87 @@
+"""TrainConfig: optimisation, evaluation and bookkeeping of one training run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lmlab.config.validation import require
+
+LR_DECAYS = ("cosine", "linear", "constant", "wsd")
+LOSS_AVERAGES = ("token", "sequence")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DTYPES = ("auto", "float32", "bfloat16")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, evaluation and bookkeeping of one training run."""
+
+    max_steps: int = 5000
+    # sequences per micro-batch in each process; an optimizer step sees the global batch of
+    # batch_size x grad_accum_steps x processes (torchrun's world size; 1 without torchrun)
+    batch_size: int = 64
+    grad_accum_steps: int = 1
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup_steps: int = 100
+    lr_decay: str = "cosine"
+    # lr_decay=wsd (warm-up, stable, decay): constant lr, then a linear cool-down to min_lr over the
+    # last cooldown_steps steps
+    cooldown_steps: int = 0
+    weight_decay: float = 0.1
+    decay_embeddings: bool = False
+    decay_all: bool = False  # weight decay on every parameter, biases and norm gains too (seed 002)
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0
+    eval_interval: int = 250
+    snapshot_interval: int = 0  # keep the weights every K steps in checkpoints/step-N (0: never)
+    eval_steps: int = 200
+    log_interval: int = 10
+    seed: int = 1337
+    device: str = "auto"
+    dtype: str = "auto"
+    compile: bool = False
+    # pair tasks: "token" averages the loss over every counted target; "sequence" averages each
+    # sequence's own mean over the batch (seed 002 problem 3), so short and long targets weigh the same
+    loss_average: str = "token"
+
+    def __post_init__(self) -> None:
+        for name in (
+            "max_steps",
+            "batch_size",
+            "grad_accum_steps",
+            "eval_interval",
+            "eval_steps",
+            "log_interval",
+        ):
+            require(getattr(self, name) >= 1, f"train.{name}={getattr(self, name)} must be at least 1")
+        require(
+            self.snapshot_interval >= 0,
+            f"train.snapshot_interval={self.snapshot_interval} must be >= 0 (0 keeps no snapshots)",
+        )
+        require(self.warmup_steps >= 0, f"train.warmup_steps={self.warmup_steps} must be >= 0")
+        require(self.lr > 0, f"train.lr={self.lr} must be positive")
+        require(
+            0 <= self.cooldown_steps <= self.max_steps,
+            f"train.cooldown_steps={self.cooldown_steps} must be in [0, train.max_steps={self.max_steps}]",
+        )
+        require(0 <= self.min_lr <= self.lr, f"train.min_lr={self.min_lr} must be in [0, train.lr={self.lr}]")
+        require(self.weight_decay >= 0, f"train.weight_decay={self.weight_decay} must be >= 0")
+        require(self.grad_clip >= 0, f"train.grad_clip={self.grad_clip} must be >= 0 (0 turns clipping off)")
+        require(
+            self.lr_decay in LR_DECAYS,
+            f"train.lr_decay={self.lr_decay!r} is unknown; choose one of {LR_DECAYS}",
+        )
+        require(self.device in DEVICES, f"train.device={self.device!r} is unknown; choose one of {DEVICES}")
+        require(self.dtype in DTYPES, f"train.dtype={self.dtype!r} is unknown; choose one of {DTYPES}")
+        require(
+            self.loss_average in LOSS_AVERAGES,
+            f"train.loss_average={self.loss_average!r} is unknown; choose one of {LOSS_AVERAGES}",
+        )
+
+    @property
+    def sequences_per_step(self) -> int:
+        """Sequences per optimizer step in one process: batch_size x grad_accum_steps (x block_size for
+        tokens); under torchrun the global batch is this times the number of processes."""
+        return self.batch_size * self.grad_accum_steps
