@@ -81,6 +81,7 @@ def test_only_rank_0_reports_and_writes(torchrun_run):
     run, stdout = torchrun_run
     assert stdout.count("finished at step 8") == 1
     assert sorted(p.name for p in run.path.iterdir()) == [
+        ".lock",
         "checkpoints",
         "config.json",
         "loss.png",

@@ -260,3 +260,34 @@ def test_a_run_killed_during_its_first_checkpoint_has_not_started(tmp_path, resu
     assert [r["step"] for r in run.metrics()] == [0, 4, 8]
     assert run.metrics()[0]["train_loss"] != 9.0
     assert run.is_started() and run.is_finished(8) and not run.is_finished(9)
+
+
+def test_a_second_process_cannot_train_into_a_run_in_use(tmp_path):
+    """An exclusive lock on RUN/.lock: the second trainer is refused in one line, the first is unharmed."""
+    path = tmp_path / "run"
+    script = (
+        "import time\nfrom pathlib import Path\nfrom lmlab.runs.lock import locked\n"
+        f"with locked(Path({str(path)!r})):\n    print('held', flush=True)\n    time.sleep(60)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(LmlabError, match=f"in use by another lmlab process \\(pid {holder.pid}\\)"):
+            train(tiny_config(), path, progress=False)
+        assert not (path / "metrics.jsonl").exists() and not (path / "config.json").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    train(tiny_config(), path, progress=False)  # the lock went with the process that held it
+    assert [r["step"] for r in RunDir(path).metrics()] == [0, 4, 8]
+
+
+def test_a_run_folder_that_stays_empty_is_removed_and_a_file_is_refused(tmp_path):
+    bad = tiny_config("model.block_size=200000")  # longer than the validation split: refused after the lock
+    with pytest.raises(LmlabError):
+        train(bad, tmp_path / "never", progress=False)
+    assert not (tmp_path / "never").exists()
+    (tmp_path / "file").write_text("mine")
+    with pytest.raises(LmlabError, match="is a file, not a run directory"):
+        train(tiny_config(), tmp_path / "file", progress=False)
+    assert (tmp_path / "file").read_text() == "mine"

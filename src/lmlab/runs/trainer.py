@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from lmlab.config import RunConfig
 from lmlab.data.batches import BatchSource, PairBatches, make_batches
 from lmlab.errors import LmlabError
 from lmlab.runs.checkpoint import load_training_state, load_weights
+from lmlab.runs.lock import locked
 from lmlab.runs.run_dir import RunDir, write_atomic
 from lmlab.tokenizers import Tokenizer, save_tokenizer, tokenizer_from_dict
 from lmlab.training.distributed import (
@@ -61,7 +63,11 @@ def train(
     """
     dist = from_environment()
     run = RunDir(run_path)
-    with process_group(dist, rank_device(config.train.device, dist)):
+    # rank 0 alone writes the run, so it alone holds the lock
+    with (
+        locked(run_path) if dist.is_main else nullcontext(),
+        process_group(dist, rank_device(config.train.device, dist)),
+    ):
         # every rank checks before the first collective, so rank 0 has written nothing yet
         started = run.is_started()
         if not resume and started:
