@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from lmlab.errors import LmlabError
+from lmlab.runs.files import give_default_mode
 from lmlab.training.state import TrainingState
 
 FORMAT_VERSION = 1
@@ -46,6 +47,7 @@ def save_checkpoint(
         save_file(tensors, tmp / OPTIMIZER_FILE)
     (tmp / STATE_FILE).write_text(json.dumps(meta, indent=1))
     for path in tmp.iterdir():
+        give_default_mode(path)
         _fsync(path)
     shutil.rmtree(old, ignore_errors=True)
     if directory.exists():
@@ -79,7 +81,14 @@ def load_weights(directory: Path, model: nn.Module) -> None:
         raise LmlabError(
             f"cannot read {path} ({error}); the checkpoint is damaged, use another one"
         ) from None
-    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(tensors, strict=False)
+    except RuntimeError as error:  # a tensor of another shape
+        detail = str(error).split("\n\t")[1:2] or [type(error).__name__]
+        raise LmlabError(
+            f"{path} does not fit the model in config.json ({detail[0].strip()}); was the config edited "
+            "after training?"
+        ) from None
     aliases = _aliases(model.state_dict())
     missing = [name for name in missing if aliases.get(name) not in tensors]
     if missing or unexpected:

@@ -29,8 +29,6 @@ def locked(run_path: Path) -> Iterator[None]:
 
     A folder this call had to create is removed again if the block leaves nothing but the lock in it.
     """
-    if run_path.exists() and not run_path.is_dir():
-        raise LmlabError(f"{run_path} is a file, not a run directory; pick another --out")
     created = not run_path.exists()
     run_path.mkdir(parents=True, exist_ok=True)
     path = run_path / LOCK_FILE

@@ -10,8 +10,7 @@ RUN/checkpoints/step-0000500  weights kept every train.snapshot_interval steps (
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +24,11 @@ from lmlab.device import resolve_device
 from lmlab.errors import LmlabError
 from lmlab.models import build_model
 from lmlab.runs.checkpoint import complete_checkpoint, load_state, load_weights, save_checkpoint
+from lmlab.runs.files import write_atomic
 from lmlab.tokenizers import Tokenizer, load_tokenizer
 from lmlab.training.state import TrainingState
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -109,9 +111,27 @@ class RunDir:
         return load_tokenizer(self.tokenizer_file)
 
     def metrics(self) -> list[dict[str, Any]]:
+        """Every complete record. A torn last line (an append cut off by a kill or a full disk) is
+        dropped with a warning; a resume rewrites the file without it."""
         if not self.metrics_file.exists():
             return []
-        return [json.loads(line) for line in self.metrics_file.read_text().splitlines() if line.strip()]
+        lines = [line for line in self.metrics_file.read_text(errors="replace").splitlines() if line.strip()]
+        records = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                record = None
+            if isinstance(record, dict) and "step" in record:
+                records.append(record)
+            elif number == len(lines):
+                log.warning("%s: dropped a torn last line (a write cut off)", self.metrics_file)
+            else:
+                raise LmlabError(
+                    f"{self.metrics_file} line {number} is not a metrics record; delete that line to read "
+                    "the others"
+                )
+        return records
 
     def append_metrics(self, record: dict[str, Any]) -> None:
         with self.metrics_file.open("a") as f:
@@ -137,11 +157,32 @@ def open_run(path: Path) -> RunDir:
     return run
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder, then rename over the target."""
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, prefix=f".{path.name}.") as tmp:
-        tmp.write(text)
-    os.replace(tmp.name, path)
+# what a run (or a sweep's launcher, or the lock) writes into its folder before a first checkpoint
+RUN_FILES = frozenset(
+    {"config.json", "tokenizer.json", "metrics.jsonl", "checkpoints", "loss.png", "train.log", ".lock"}
+)
+
+
+def check_fresh_folder(path: Path) -> None:
+    """Refuse, before any work, an --out that is a file or a folder of someone else's files."""
+    if path.exists() and not path.is_dir():
+        raise LmlabError(f"{path} is a file, not a run directory; pick another --out")
+    if not path.is_dir():
+        return
+    if (path / "config.json").exists():
+        try:
+            load_config_file(path / "config.json")
+            return  # a run that never completed a checkpoint: it starts over
+        except LmlabError:
+            raise LmlabError(
+                f"{path} holds a config.json that is not an lmlab run's; pick a new or empty --out folder"
+            ) from None
+    foreign = sorted(p.name for p in path.iterdir() if p.name not in RUN_FILES)
+    if foreign:
+        raise LmlabError(
+            f"{path} is a folder that is not an lmlab run (it holds {', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}); pick a new or empty folder with --out"
+        )
 
 
 def load_model(

@@ -21,7 +21,8 @@ from lmlab.data.batches import BatchSource, PairBatches, make_batches
 from lmlab.errors import LmlabError
 from lmlab.runs.checkpoint import load_training_state, load_weights
 from lmlab.runs.lock import locked
-from lmlab.runs.run_dir import RunDir, write_atomic
+from lmlab.runs.resume import check_resume_changes
+from lmlab.runs.run_dir import RunDir, check_fresh_folder, write_atomic
 from lmlab.tokenizers import Tokenizer, save_tokenizer, tokenizer_from_dict
 from lmlab.training.distributed import (
     Distributed,
@@ -63,6 +64,10 @@ def train(
     """
     dist = from_environment()
     run = RunDir(run_path)
+    if resume and run.is_started():
+        check_resume_changes(run.config(), config, run_path)
+    elif not resume:
+        check_fresh_folder(run_path)
     # rank 0 alone writes the run, so it alone holds the lock
     with (
         locked(run_path) if dist.is_main else nullcontext(),
