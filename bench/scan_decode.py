@@ -5,7 +5,7 @@
 RUN_DIR is a trained SCAN run (e.g. `lmlab train scan-simple --out runs/scan-simple`). Both decoders
 translate the test split of the run's own split (4,182 commands for simple) greedily:
 - lmlab: commands grouped by length, 512 per batch, key/value cache, finished rows dropped;
-- reference: the loop of the seed assignment, one command at a time, the whole sequence re-read
+- reference: the loop of the SCAN assignment, one command at a time, the whole sequence re-read
   for every new token (no cache), stopping at </s>.
 They run in turn on the same machine, in one process; the report gives seconds, commands/s, the
 ratio, and checks that both produce the same actions. --reference-limit times the reference on the

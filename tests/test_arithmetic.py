@@ -82,7 +82,7 @@ def test_tokenizer_and_batches_put_the_loss_on_the_right_hand_side_only():
 
 
 def _seed_loss_and_accuracy(logits, Y, eq_positions, pad_id):
-    """Seed 002 problem 3 as loops: RHS(y) = positions after '=' whose target is not PAD."""
+    """Assignment 002, problem 3, as loops: RHS(y) = positions after '=' whose target is not PAD."""
     losses, accuracies = [], []
     for i in range(logits.size(0)):
         rhs = [j for j in range(Y.size(1)) if j > eq_positions[i] and Y[i, j] != pad_id]
@@ -97,7 +97,7 @@ def test_vectorised_loss_equals_the_formula_in_loops():
     task = load_pair_task(config.data)
     tokenizer = task.tokenizer
     batch = next(PairBatches(task, 40, 16, seed=0).loss_batches("val", 1, 0))  # the first 40, in order
-    # the seed's tensors: Y = sequence[1:] padded with PAD, eq_positions = index of "=" in Y
+    # the arithmetic assignment's tensors: Y = sequence[1:] padded with PAD, eq_positions = index of "=" in Y
     sequences = [
         [tokenizer.bos_id, *tokenizer.encode(s), *tokenizer.encode(t), tokenizer.eos_id]
         for s, t in task.val[:40]

@@ -3,25 +3,42 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 import torch
 
 from lmlab.errors import LmlabError
 
 
-def resolve_device(name: str) -> torch.device:
-    """'auto' picks cuda, then mps, then cpu; an explicit device must exist."""
+def resolve_device(name: str, flag: str = "") -> torch.device:
+    """'auto' picks cuda, then mps, then cpu; cpu, cuda and mps must exist. Errors name the config key
+    train.device, or `flag` (e.g. --device) when a command-line flag chose the device."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
+    asked, fix = f"train.device={name}", "--set train.device=cpu"
+    if flag:
+        asked, fix = f"{flag} {name}", f"{flag} cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise LmlabError("train.device=cuda but no CUDA GPU is visible; use --set train.device=cpu (or auto)")
+        raise LmlabError(f"{asked} but no CUDA GPU is visible; use {fix} (or auto)")
     if name == "mps" and not torch.backends.mps.is_available():
-        raise LmlabError("train.device=mps but MPS is not available; use --set train.device=cpu (or auto)")
+        raise LmlabError(f"{asked} but MPS is not available; use {fix} (or auto)")
+    if name not in ("cpu", "cuda", "mps"):
+        raise LmlabError(f"{asked} is not a device lmlab knows; choose auto, cpu, cuda or mps")
     return torch.device(name)
+
+
+def total_memory_bytes(device: torch.device) -> int | None:
+    """Memory of a CUDA GPU, else of the machine (MPS shares it); None where the OS does not say."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows) or no such name
+        return None
 
 
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype:

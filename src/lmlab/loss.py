@@ -54,7 +54,7 @@ def sequence_scores(
 def sequence_loss_and_accuracy(
     logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean"
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Seed 002 problem 3: each sequence's mean NLL over its counted targets (the right-hand side of
+    """Assignment 002, problem 3: each sequence's mean NLL over its counted targets (the right-hand side of
     an equation, padding excluded), and its accuracy: 1 when every counted target is predicted.
 
     reduction "mean" averages both over the batch, "sum" adds them up, "none" returns them per

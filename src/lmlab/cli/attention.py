@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lmlab.cli.flags import add_out, add_run_arguments
+from lmlab.cli.flags import add_out, add_run_arguments, check_at_least, check_device
 from lmlab.errors import LmlabError
 from lmlab.inspect.attention import attention_map
 from lmlab.inspect.frames import pick_frames
@@ -36,6 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def attention(args: argparse.Namespace) -> int:
+    check_device(args.device)
+    check_at_least("--frames", args.frames, 1)
     run = open_run(args.run)
     if args.over_training:
         return _attention_over_training(args, run)
@@ -63,8 +65,6 @@ def _attention_over_training(args: argparse.Namespace, run) -> int:
             f"{run.path} kept no snapshots; train with --set train.snapshot_interval=K to keep the weights "
             "every K steps"
         )
-    if args.frames < 1:
-        raise LmlabError("--frames must be at least 1")
     frames, found = [], None
     for step in pick_frames(steps, args.frames):
         config, tokenizer, model = load_model(run, f"step-{step}", args.device)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lmlab.cli.flags import add_data_dir, add_out, add_run_arguments
+from lmlab.cli.flags import add_data_dir, add_out, add_run_arguments, check_at_least, check_device
 from lmlab.data.corpus import load_corpus
 from lmlab.data.pairs import load_pair_task
 from lmlab.errors import LmlabError
@@ -36,6 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    check_device(args.device)
+    check_at_least("--batch-size", args.batch_size, 1, " (leave it out for the default)")
+    check_at_least("--beam", args.beam, 1, " (1 is greedy decoding)")
     run = open_run(args.run)
     config, tokenizer, model = load_model(run, args.checkpoint, args.device)
     if config.data.is_pair_task:
@@ -43,7 +46,7 @@ def evaluate(args: argparse.Namespace) -> int:
     corpus = load_corpus(config.data, args.data_dir, tokenizer)
     device = next(model.parameters()).device
     splits = _parse_splits(args.splits or "train,val", ("train", "val"))
-    batch_size = args.batch_size or 64
+    batch_size = args.batch_size or 64  # None: not given (0 and below were refused above)
     print(
         f"{run.path} ({args.checkpoint} checkpoint), "
         f"{tokenizer.vocab_size}-token {config.data.tokenizer} vocabulary"

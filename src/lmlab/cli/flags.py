@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
+
+from lmlab.device import resolve_device
+from lmlab.errors import LmlabError
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,3 +36,16 @@ def add_data_dir(parser: argparse.ArgumentParser, help: str | None = None) -> No
 
 def add_quiet(parser: argparse.ArgumentParser, help: str | None = None) -> None:
     parser.add_argument("--quiet", action="store_true", help=help)
+
+
+def check_device(name: str) -> None:
+    """--device: auto, cpu, cuda or mps, and present on this machine; else one line naming the fix."""
+    resolve_device(name, flag="--device")
+
+
+def check_at_least(flag: str, value: float | None, minimum: float, note: str = "") -> None:
+    """A numeric flag's value, refused in one line unless finite and >= minimum (None: not given)."""
+    if value is None or (math.isfinite(value) and value >= minimum):
+        return
+    kind = "a whole number" if isinstance(value, int) else "a finite number"
+    raise LmlabError(f"{flag} must be {kind} >= {minimum}{note}, not {value}")

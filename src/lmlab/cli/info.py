@@ -8,9 +8,10 @@ from pathlib import Path
 
 from lmlab.cli.flags import add_overrides
 from lmlab.config import apply_overrides, config_keys
+from lmlab.config.model import MAX_DIMENSION
 from lmlab.data import known_vocab_size
 from lmlab.errors import LmlabError
-from lmlab.inspect.ngram import ngram_tables
+from lmlab.inspect.ngram import MAX_LOG10_ENTRIES, log10_entries, ngram_tables
 from lmlab.models import build_model
 from lmlab.models.params import count_parameters
 from lmlab.presets import load_preset, preset_names
@@ -77,9 +78,18 @@ def info(args: argparse.Namespace) -> int:
 
 
 def _ngram_table_size(args: argparse.Namespace) -> int:
-    """Free entries of full conditional probability tables (seed 000 question 1) beside a GPT's parameters."""
+    """Free entries of full conditional probability tables beside a GPT's parameters.
+
+    Assignment 000 (the SCAN assignment), question 1.
+    """
     if args.vocab is None or args.vocab < 2 or args.n < 1:
         raise LmlabError("give the vocabulary size and the order, e.g. `lmlab info ngram --vocab 65 --n 3`")
+    exponent = log10_entries(args.vocab, args.n)
+    if args.vocab > MAX_DIMENSION or exponent > MAX_LOG10_ENTRIES:
+        raise LmlabError(
+            f"--vocab {args.vocab} with --n {args.n} makes tables of about 10^{exponent:.0f} entries, more "
+            f"than this table prints (10^{MAX_LOG10_ENTRIES}; --vocab up to 2**40); lower --n or --vocab"
+        )
     tables = ngram_tables(args.vocab, args.n, args.model)
     print(
         f"a table P(x_n | x_1 … x_(n-1)) over {args.vocab:,} tokens has |V|^(n-1)·(|V|-1) free entries "

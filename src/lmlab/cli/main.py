@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from tqdm import tqdm
@@ -36,14 +37,19 @@ class _TqdmHandler(logging.Handler):
         tqdm.write(self.format(record), file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _log_above_progress_bars() -> None:
     handler = _TqdmHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     # under torchrun rank 0 reports; the other ranks only warn
     level = logging.INFO if distributed.from_environment().is_main else logging.WARNING
     logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command: 0 on success, 2 for a user error (one line), 130 interrupted, 1 for a bug."""
+    args = build_parser().parse_args(argv)
     try:
+        _log_above_progress_bars()
         return args.handler(args) or 0
     except LmlabError as error:
         print(f"lmlab: error: {error}", file=sys.stderr)
@@ -51,3 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lmlab: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # the last line of defence: a bug, told in one line
+        if os.environ.get("LMLAB_DEBUG", "0") not in ("", "0"):
+            raise
+        message = " ".join(str(error).split())  # one line, however the exception wrapped its text
+        print(
+            f"lmlab: error: unexpected {type(error).__name__}: {message} "
+            "(this is a bug in lmlab; rerun with LMLAB_DEBUG=1 to see the traceback)",
+            file=sys.stderr,
+        )
+        return 1

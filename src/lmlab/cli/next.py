@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lmlab.cli.flags import add_run_arguments
-from lmlab.errors import LmlabError
+from lmlab.cli.flags import add_run_arguments, check_at_least, check_device
 from lmlab.inspect.next_token import next_tokens
 from lmlab.runs.run_dir import load_model, open_run
 
@@ -19,8 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def next_token(args: argparse.Namespace) -> int:
-    if args.top < 1:
-        raise LmlabError("--top must be at least 1")
+    check_device(args.device)
+    check_at_least("--top", args.top, 1)
     config, tokenizer, model = load_model(open_run(args.run), args.checkpoint, args.device)
     ranked = next_tokens(model, tokenizer, args.prompt, config.data.is_pair_task, args.top)
     print(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lmlab.cli.flags import add_data_dir, add_out
+from lmlab.cli.flags import add_data_dir, add_out, check_device
 from lmlab.reports import ReportOptions, write_report
 
 
@@ -32,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def report(args: argparse.Namespace) -> int:
+    check_device(args.device)
     options = ReportOptions(
         checkpoint=args.checkpoint, data_dir=args.data_dir, prompt=args.prompt, device=args.device
     )

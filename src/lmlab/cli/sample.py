@@ -7,7 +7,7 @@ import sys
 
 import torch
 
-from lmlab.cli.flags import add_run_arguments
+from lmlab.cli.flags import add_run_arguments, check_at_least, check_device
 from lmlab.errors import LmlabError
 from lmlab.generation.decode import stream
 from lmlab.generation.stop import StopFilter, generate_texts, parse_stop
@@ -44,12 +44,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def sample(args: argparse.Namespace) -> int:
-    if args.temperature < 0:
-        raise LmlabError("--temperature must be >= 0 (0 is greedy decoding)")
-    if args.top_p is not None and not 0 < args.top_p <= 1:
-        raise LmlabError("--top-p must be in (0, 1]")
-    if args.top_k is not None and args.top_k < 1:
-        raise LmlabError("--top-k must be at least 1")
+    check_device(args.device)
+    check_at_least("--temperature", args.temperature, 0, " (0 is greedy decoding)")
+    if args.top_p is not None and not 0 < args.top_p <= 1:  # NaN is refused too
+        raise LmlabError(f"--top-p must be in (0, 1] (1 keeps every token), not {args.top_p}")
+    for flag, value in (
+        ("--top-k", args.top_k),
+        ("--max-new-tokens", args.max_new_tokens),
+        ("--num-samples", args.num_samples),
+        ("--beam", args.beam),
+    ):
+        check_at_least(flag, value, 1)
     config, tokenizer, model = load_model(open_run(args.run), args.checkpoint, args.device)
     if config.data.is_pair_task:
         return _translate_prompt(args, tokenizer, model)

@@ -9,7 +9,7 @@ from lmlab.cli.flags import add_data_dir, add_out, add_overrides
 from lmlab.errors import LmlabError
 from lmlab.experiments.launchers import Launcher, LocalLauncher, RayLauncher
 from lmlab.experiments.results import collect
-from lmlab.experiments.sweep import SweepSpec, check_same_sweep, expand, run_sweep
+from lmlab.experiments.sweep import SweepSpec, check_same_sweep, expand, recorded_sweep, run_sweep
 from lmlab.plots.sweep import plot_sweep
 from lmlab.recipes import load_recipe
 from lmlab.reports.sweep_tables import write_tables
@@ -94,8 +94,11 @@ def _launcher(args: argparse.Namespace) -> Launcher:
 
 
 def _sweep_spec(args: argparse.Namespace) -> SweepSpec:
-    """The recipe, with --grid keys replaced or added, --seeds, --set and --budget-fractions applied."""
+    """The recipe, with --grid keys replaced or added, --seeds, --set and --budget-fractions applied;
+    --report-only without --grid, --seeds or --set reports the sweep OUT/sweep.json records."""
     spec = load_recipe(args.recipe)
+    if args.report_only and not (args.grid or args.seeds or args.overrides):
+        spec = _recorded(args, spec)
     grid = dict(spec.grid)
     for item in args.grid:
         key, sep, values = item.partition("=")
@@ -113,6 +116,19 @@ def _sweep_spec(args: argparse.Namespace) -> SweepSpec:
             else spec.budget_fractions
         ),
     )
+
+
+def _recorded(args: argparse.Namespace, recipe: SweepSpec) -> SweepSpec:
+    """The sweep recorded in OUT, with the --set values it ran with; the recipe if none is recorded."""
+    recorded = recorded_sweep(args.out, recipe.name)
+    if recorded is None:
+        return recipe
+    if recorded.preset != recipe.preset:
+        raise LmlabError(
+            f"{args.out} holds a sweep of preset {recorded.preset}, not {recipe.preset}; "
+            "name the recipe it was run with"
+        )
+    return recorded
 
 
 def _numbers(text: str, kind: type, flag: str) -> tuple:

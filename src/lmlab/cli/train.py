@@ -8,7 +8,9 @@ from pathlib import Path
 
 from lmlab.cli.flags import add_data_dir, add_out, add_overrides, add_quiet
 from lmlab.config import apply_overrides
+from lmlab.device import resolve_device
 from lmlab.errors import LmlabError
+from lmlab.models.size import BYTES_TO_TRAIN, check_fits
 from lmlab.plots.curves import plot_loss_curves
 from lmlab.presets import load_preset, preset_names
 from lmlab.runs.run_dir import default_run_path, open_run
@@ -65,6 +67,10 @@ def train(args: argparse.Namespace) -> int:
             )
         config = apply_overrides(load_preset(args.preset), overrides)
         run_path = args.out or default_run_path(args.preset)
+    # refused here, before data or weights are allocated (vocab_size is 0 until the tokenizer is
+    # built, so a fresh run's estimate leaves out the embeddings: a lower bound)
+    training = "its weights, gradients and AdamW state (16 bytes a parameter)"
+    check_fits(config.model, resolve_device(config.train.device), BYTES_TO_TRAIN, training)
     result = run_training(
         config, run_path, data_dir=args.data_dir, resume=args.resume is not None, progress=not args.quiet
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from lmlab.config.validation import require
@@ -11,6 +12,9 @@ ATTENTION_KINDS = ("attention", "gpt")  # the kinds that split n_embd into n_hea
 NORMS = ("layernorm", "rmsnorm", "none")  # none: identity, as Nanda et al. 2023's grokking model
 POSITIONS = ("learned", "sinusoidal", "rotary")
 ACTIVATIONS = ("gelu", "relu")
+# no machine holds a model with a dimension this large; the cap keeps size arithmetic within floats
+MAX_DIMENSION = 2**40
+SIZE_KEYS = ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "attention_window", "hidden_size")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,11 @@ class ModelConfig:
         require(self.n_layer >= 1, f"model.n_layer={self.n_layer} must be at least 1")
         require(self.n_head >= 1, f"model.n_head={self.n_head} must be at least 1")
         require(self.n_embd >= 1, f"model.n_embd={self.n_embd} must be at least 1")
+        for key in SIZE_KEYS:
+            require(
+                getattr(self, key) <= MAX_DIMENSION,
+                f"model.{key}={getattr(self, key)} is larger than any machine holds; keep it below 2**40",
+            )
         require(
             self.kind not in ATTENTION_KINDS or self.n_embd % self.n_head == 0,
             f"model.n_embd={self.n_embd} is not divisible by model.n_head={self.n_head}; "
@@ -66,11 +75,15 @@ class ModelConfig:
         )
         require(
             self.kind != "attention" or self.position == "learned",
-            f"model.kind=attention uses learned positions (seed 004), not model.position={self.position!r}; "
+            "model.kind=attention uses learned positions (the bigram-to-transformer assignment), "
+            f"not model.position={self.position!r}; "
             "use model.kind=gpt for other position encodings",
         )
-        require(self.mlp_ratio > 0, f"model.mlp_ratio={self.mlp_ratio} must be positive")
-        require(self.init_std > 0, f"model.init_std={self.init_std} must be positive")
+        require(
+            0 < self.mlp_ratio and self.mlp_ratio * self.n_embd <= MAX_DIMENSION,
+            f"model.mlp_ratio={self.mlp_ratio} must be positive and mlp_ratio·n_embd below 2**40 (e.g. 4)",
+        )
+        require(0 < self.init_std < math.inf, f"model.init_std={self.init_std} must be positive and finite")
         require(self.attention_window >= 0, f"model.attention_window={self.attention_window} must be >= 0")
         require(self.hidden_size >= 0, f"model.hidden_size={self.hidden_size} must be >= 0 (0 means n_embd)")
         require(

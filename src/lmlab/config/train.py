@@ -30,7 +30,7 @@ class TrainConfig:
     cooldown_steps: int = 0
     weight_decay: float = 0.1
     decay_embeddings: bool = False
-    decay_all: bool = False  # weight decay on every parameter, biases and norm gains too (seed 002)
+    decay_all: bool = False  # weight decay on every parameter, biases and norm gains too (assignment 002)
     beta1: float = 0.9
     beta2: float = 0.99
     grad_clip: float = 1.0
@@ -43,7 +43,7 @@ class TrainConfig:
     dtype: str = "auto"
     compile: bool = False
     # pair tasks: "token" averages the loss over every counted target; "sequence" averages each
-    # sequence's own mean over the batch (seed 002 problem 3), so short and long targets weigh the same
+    # sequence's own mean over the batch (assignment 002, problem 3), so short and long targets weigh the same
     loss_average: str = "token"
 
     def __post_init__(self) -> None:

@@ -1,14 +1,14 @@
-"""Modular arithmetic (seed 002; Power et al. 2022): every equation `a ∘ b = r` over Z_p.
+"""Modular arithmetic (the arithmetic assignment; Power et al. 2022): every equation `a ∘ b = r` over Z_p.
 
 Each equation is a pair: source `a ∘ b =` and target `r`, so a sequence reads
-`<s> a ∘ b = r </s>` and the loss counts only the right-hand side `r </s>` (seed 002 problem 3).
+`<s> a ∘ b = r </s>` and the loss counts only the right-hand side `r </s>` (assignment 002, problem 3).
 Order 3 chains two operations left to right: `a ∘ b ∘ c = ((a ∘ b) ∘ c)`. Division multiplies by
 the modular inverse (p prime, divisors non-zero). With orders 2 and 3 mixed, the shorter sequences
 are padded in the batch.
 
-The train/val split takes a seeded `r_train` share of each order on its own (seed 002 question 4),
+The train/val split takes a seeded `r_train` share of each order on its own (assignment 002, question 4),
 so both orders appear in both splits in the same proportion. Positions of "=" (0-based, in the
-target sequence, as the seed's `eq_positions`): 3 for order 2, 5 for order 3.
+target sequence, as the arithmetic assignment's `eq_positions`): 3 for order 2, 5 for order 3.
 """
 
 from __future__ import annotations

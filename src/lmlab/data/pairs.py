@@ -3,7 +3,7 @@
 SCAN: the test set comes from the task (a named split, or --test-file). The validation set is a
 seeded `1 - train_fraction` share of the training pairs: it picks the best checkpoint, so the test
 set is never looked at during training. Arithmetic: all equations split into train and val by
-`r_train`, as in seed 002; there is no separate test set, so test is val.
+`r_train`, as in the arithmetic assignment; there is no separate test set, so test is val.
 """
 
 from __future__ import annotations

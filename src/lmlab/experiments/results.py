@@ -19,7 +19,7 @@ class PointResult:
 
     point: dict[str, str]
     budget: float  # α: only steps <= α·max_steps count
-    parameters: int  # non-embedding parameters (token and position tables excluded), seed 002's P
+    parameters: int  # non-embedding parameters (token and position tables excluded), assignment 002's P
     metrics: dict[str, Aggregate]
     curves: list[list[dict[str, Any]]]  # each seed's metrics records (all steps)
 

@@ -1,4 +1,4 @@
-"""Summary metrics of a run's curves (seed 002's notation), and their mean ± std over seeds.
+"""Summary metrics of a run's curves (the arithmetic assignment's notation), and their mean ± std over seeds.
 
 For a run with evaluations at steps t ≤ T_max:
     L_train, L_val = min over t of the loss;   A_train, A_val = max over t of the accuracy;

@@ -11,7 +11,7 @@ A sweep lives in one folder:
 A run whose last checkpoint reached max_steps is not trained again and a run with a checkpoint short of
 it is resumed, so a sweep that was killed restarts where it stopped. The grid key `preset` swaps the
 base preset (e.g. `preset=arith-gpt,arith-lstm`). Each seed sets train.seed (initialisation and data
-order) and data.split_seed (which examples train), as seed 002 does.
+order) and data.split_seed (which examples train), as the arithmetic assignment does.
 """
 
 from __future__ import annotations
@@ -133,11 +133,17 @@ def run_sweep(
 RUN_DEFINING = ("preset", "grid", "seeds", "overrides")  # budget fractions only change the summaries
 
 
+def recorded_sweep(out_dir: Path, name: str = "") -> SweepSpec | None:
+    """The sweep out_dir/sweep.json records, or None before a sweep has run there."""
+    record = out_dir / "sweep.json"
+    return SweepSpec.from_dict(_read_record(record), name) if record.exists() else None
+
+
 def check_same_sweep(spec: SweepSpec, out_dir: Path, record_it: bool = True) -> None:
     """Refuse to mix two different sweeps in one folder; record the sweep on first use."""
     record = out_dir / "sweep.json"
     if record.exists():
-        previous = json.loads(record.read_text())
+        previous = _read_record(record)
         if any(previous.get(key) != spec.to_dict()[key] for key in RUN_DEFINING):
             raise LmlabError(
                 f"{out_dir} holds a different sweep (see {record}); pick another --out or repeat its "
@@ -146,3 +152,14 @@ def check_same_sweep(spec: SweepSpec, out_dir: Path, record_it: bool = True) -> 
         return
     if record_it:
         record.write_text(json.dumps(spec.to_dict(), indent=2))
+
+
+def _read_record(record: Path) -> dict:
+    fix = "restore it from a copy or sweep into another --out"
+    try:
+        raw = json.loads(record.read_text())
+    except json.JSONDecodeError:
+        raise LmlabError(f"{record} is not valid JSON; {fix}") from None
+    if not isinstance(raw, dict) or "preset" not in raw:
+        raise LmlabError(f"{record} does not describe a sweep; {fix}")
+    return raw

@@ -1,4 +1,4 @@
-"""Attention-only language model (seed 004, steps 1.3.2 and 1.3.3): no MLP, no residual, no norm.
+"""Attention-only language model (assignment 004, steps 1.3.2 and 1.3.3): no MLP, no residual, no norm.
 
 idx -> token + learned position embeddings -> one causal self-attention layer (model.n_head heads;
 n_head=1 is the single-head model) -> linear readout. The step between bigrams and transformers: each

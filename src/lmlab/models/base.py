@@ -19,7 +19,7 @@ from torch import nn
 
 @dataclass(frozen=True)
 class Inspection:
-    """What a model computed on one input, for looking inside it (seed 002 problem 2.9)."""
+    """What a model computed on one input, for looking inside it (the arithmetic assignment, problem 2.9)."""
 
     logits: torch.Tensor  # (B, T, V)
     hidden_states: torch.Tensor  # (B, n_layer, T, C): the output of every layer (block)

@@ -1,4 +1,4 @@
-"""Bigram language models: the next token depends on the current token only (seed 004, step 1).
+"""Bigram language models: the next token depends on the current token only (assignment 004, step 1).
 
 - `Bigram`: a V x V table whose row for token a holds the logits of the token after a.
 - `BigramEmbed`: a token embedding (V x C) followed by a linear readout (C -> V): the same

@@ -52,7 +52,7 @@ class GPT(LanguageModel):
           N(0, s / sqrt(2 * n_layer)), so the residual's variance does not grow with depth;
         - biases: 0; norm weights: 1, norm biases: 0;
         - with sinusoidal positions (amplitude 1) tokens must enter at that scale, not be drowned by
-          it: an untied token embedding is N(0, 1) (nn.Embedding's default, seed 002's GPT); a tied
+          it: an untied token embedding is N(0, 1) (nn.Embedding's default, assignment 002's GPT); a tied
           one is N(0, 1/n_embd) and read times sqrt(n_embd) (Vaswani et al. 2017, section 3.4), so
           the output layer sharing it starts small.
         """

@@ -1,4 +1,4 @@
-"""LSTM language model, with lmlab's own cell (Hochreiter & Schmidhuber 1997; seed 002's equations).
+"""LSTM language model, with lmlab's own cell (Hochreiter & Schmidhuber 1997; assignment 002's equations).
 
 For input x_t (d_x) and previous state h_{t-1}, c_{t-1} (d_h), one linear map of [x_t; h_{t-1}]
 gives four pre-activations, in this order (torch.nn.LSTM's, so weights copy across):
@@ -32,7 +32,7 @@ class LSTMLayer(nn.Module):
         super().__init__()
         self.input_size = input_size
         self.hidden_size = hidden_size
-        self.gates = nn.Linear(input_size + hidden_size, 4 * hidden_size, bias=bias)  # [W U] of the seed
+        self.gates = nn.Linear(input_size + hidden_size, 4 * hidden_size, bias=bias)  # assignment 002's [W U]
 
     def forward(
         self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor

@@ -263,4 +263,4 @@ def parameters_figure(spec: SweepSpec, results: list[PointResult]) -> Figure:
 
 
 PRESET = "preset"
-LOG2_KEYS = ("model.n_embd", "model.hidden_size", "train.batch_size")  # seed 002: log2 axes for d and B
+LOG2_KEYS = ("model.n_embd", "model.hidden_size", "train.batch_size")  # assignment 002: log2 axes for d and B

@@ -1,4 +1,4 @@
-"""Sweep recipes: the studies of seed 002 as JSON files in this folder (see lmlab.experiments.sweep).
+"""Sweep recipes: the arithmetic assignment's studies as JSON files here (see lmlab.experiments.sweep).
 
 A recipe names a base preset, a grid of config values, seeds, extra overrides, and optionally
 budget fractions α (summaries over the first α·T steps of each run).

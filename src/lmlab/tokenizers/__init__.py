@@ -31,12 +31,17 @@ def fit_bpe(text: str, vocab_size: int, backend: str = "lmlab") -> BPETokenizer 
 
 def load_tokenizer(path: Path) -> Tokenizer:
     """Read `tokenizer.json` from a run directory."""
+    fix = (
+        "copy tokenizer.json from a copy of this run; a char or word tokenizer is rebuilt identically by a "
+        "new run with the same preset and data settings (e.g. --set train.max_steps=1)"
+    )
     try:
         raw = json.loads(path.read_text())
     except FileNotFoundError:
-        raise LmlabError(f"no tokenizer at {path}; the run directory is incomplete, train again") from None
+        missing = f"{path} is missing (the weights need the token ids they were trained with)"
+        raise LmlabError(f"{missing}; {fix}") from None
     except json.JSONDecodeError:
-        raise LmlabError(f"{path} is not valid JSON; the run directory is damaged, train again") from None
+        raise LmlabError(f"{path} is not valid JSON; {fix}") from None
     return tokenizer_from_dict(raw, source=str(path))
 
 

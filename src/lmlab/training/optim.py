@@ -12,7 +12,7 @@ def decay_groups(
     model: nn.Module, decay_embeddings: bool, decay_all: bool = False
 ) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
     """(decayed, not decayed): Linear weights decay; biases, norms and embeddings do not, unless asked
-    (`decay_all`: every parameter, as AdamW(model.parameters()) in seed 002).
+    (`decay_all`: every parameter, as AdamW(model.parameters()) in the arithmetic assignment).
 
     A weight tied to an embedding counts as the embedding.
     """
