@@ -82,3 +82,29 @@ def test_the_files_of_a_run_share_one_permission(finished_run):
     ]
     modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in files}
     assert len(set(modes.values())) == 1, modes
+
+
+def test_a_damaged_last_checkpoint_names_the_way_out_and_resume_continues_from_best(finished_run, capsys):
+    (finished_run.last_checkpoint / "state.json").write_text("{ torn")
+    assert main(["train", "--resume", str(finished_run.path), "--set", "train.max_steps=12"]) == 2
+    assert "--checkpoint best" in capsys.readouterr().err
+    best = finished_run.checkpoint_step("best")
+    code = main(["train", "--resume", str(finished_run.path), "--checkpoint", "best", "--quiet",
+                 "--set", "train.max_steps=12"])  # fmt: skip
+    assert code == 0
+    assert [r["step"] for r in finished_run.metrics()] == [*range(0, best + 1, 4), *range(best + 4, 13, 4)]
+    assert main(["train", "shakespeare-char-cpu", "--checkpoint", "best"]) == 2
+
+
+def test_threads_are_chosen_by_model_size_and_given_back(tmp_path, caplog):
+    import torch
+
+    from lmlab.training.threads import SMALL_MODEL_PARAMETERS, choose_threads
+
+    assert choose_threads(0, SMALL_MODEL_PARAMETERS - 1, 8) == 1
+    assert choose_threads(0, SMALL_MODEL_PARAMETERS, 8) == 8
+    assert choose_threads(3, 10, 8) == 3
+    before = torch.get_num_threads()
+    train(tiny_config("train.threads=1", "train.max_steps=2"), tmp_path / "run", progress=False)
+    assert "1 torch thread" in caplog.text
+    assert torch.get_num_threads() == before

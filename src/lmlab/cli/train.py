@@ -31,6 +31,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_data_dir(parser, "folder holding the data files (else $LMLAB_DATA_DIR, else download)")
     parser.add_argument("--device", help="shortcut for --set train.device=...")
     parser.add_argument(
+        "--threads", type=int, help="torch threads, shortcut for --set train.threads=N (0: by model size)"
+    )
+    parser.add_argument(
+        "--checkpoint",
+        choices=("last", "best"),
+        help="with --resume: continue from this checkpoint (default last; best when last is damaged)",
+    )
+    parser.add_argument(
         "--train-file", type=Path, help="pair tasks: a file of 'IN: ... OUT: ...' lines to train on"
     )
     parser.add_argument("--test-file", type=Path, help="pair tasks: the matching test file")
@@ -44,6 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def train(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + ([f"train.device={args.device}"] if args.device else [])
+    overrides += [f"train.threads={args.threads}"] if args.threads is not None else []
     for key, path in (("data.train_file", args.train_file), ("data.test_file", args.test_file)):
         if path is not None:
             if not path.is_file():
@@ -53,6 +62,10 @@ def train(args: argparse.Namespace) -> int:
         # absolute, so later commands find the corpus from any folder (a glob stays a glob)
         data_file = os.path.abspath(os.path.expanduser(args.data_file))
         overrides += ["data.dataset=text", f"data.data_file={data_file}"]
+    if args.checkpoint is not None and args.resume is None:
+        raise LmlabError(
+            "--checkpoint chooses where --resume continues from; add --resume RUN_DIR or drop it"
+        )
     if args.resume is not None:
         if args.preset:
             raise LmlabError("--resume continues a run with its own config; drop the preset name")
@@ -72,7 +85,12 @@ def train(args: argparse.Namespace) -> int:
     training = "its weights, gradients and AdamW state (16 bytes a parameter)"
     check_fits(config.model, resolve_device(config.train.device), BYTES_TO_TRAIN, training)
     result = run_training(
-        config, run_path, data_dir=args.data_dir, resume=args.resume is not None, progress=not args.quiet
+        config,
+        run_path,
+        data_dir=args.data_dir,
+        resume=args.resume is not None,
+        progress=not args.quiet,
+        resume_from=args.checkpoint or "last",
     )
     if not distributed.from_environment().is_main:  # torchrun's other ranks leave the report to rank 0
         return 130 if result.interrupted else 0

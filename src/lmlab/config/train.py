@@ -40,6 +40,8 @@ class TrainConfig:
     log_interval: int = 10
     seed: int = 1337
     device: str = "auto"
+    # torch threads while training; 0 picks by model size (lmlab.training.threads, bench/threads.py)
+    threads: int = 0
     dtype: str = "auto"
     compile: bool = False
     # pair tasks: "token" averages the loss over every counted target; "sequence" averages each
@@ -56,6 +58,7 @@ class TrainConfig:
             "log_interval",
         ):
             require(getattr(self, name) >= 1, f"train.{name}={getattr(self, name)} must be at least 1")
+        require(self.threads >= 0, f"train.threads={self.threads} must be >= 0 (0 picks by model size)")
         require(
             self.snapshot_interval >= 0,
             f"train.snapshot_interval={self.snapshot_interval} must be >= 0 (0 keeps no snapshots)",

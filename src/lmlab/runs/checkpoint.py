@@ -30,6 +30,7 @@ FORMAT_VERSION = 1
 MODEL_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
 STATE_FILE = "state.json"
+PICK_ANOTHER = "pick another with --checkpoint best (train --resume takes it too) or step-N"
 
 
 def save_checkpoint(
@@ -78,9 +79,7 @@ def load_weights(directory: Path, model: nn.Module) -> None:
     try:
         tensors = load_file(path)
     except (SafetensorError, FileNotFoundError, OSError) as error:
-        raise LmlabError(
-            f"cannot read {path} ({error}); the checkpoint is damaged, use another one"
-        ) from None
+        raise LmlabError(f"cannot read {path} ({error}); the checkpoint is damaged: {PICK_ANOTHER}") from None
     try:
         missing, unexpected = model.load_state_dict(tensors, strict=False)
     except RuntimeError as error:  # a tensor of another shape
@@ -104,7 +103,7 @@ def load_state(directory: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError:
-        raise LmlabError(f"{path} is not valid JSON; the checkpoint is damaged, use another one") from None
+        raise LmlabError(f"{path} is not valid JSON; the checkpoint is damaged: {PICK_ANOTHER}") from None
 
 
 def load_training_state(directory: Path, optimizer: torch.optim.Optimizer) -> TrainingState:
@@ -114,7 +113,7 @@ def load_training_state(directory: Path, optimizer: torch.optim.Optimizer) -> Tr
     try:
         tensors = load_file(path)
     except (SafetensorError, FileNotFoundError, OSError) as error:
-        raise LmlabError(f"cannot read {path} ({error}); resume from another checkpoint") from None
+        raise LmlabError(f"cannot read {path} ({error}); the checkpoint is damaged: {PICK_ANOTHER}") from None
     optimizer.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer"]))
     fields = TrainingState.__dataclass_fields__
     return TrainingState(**{k: v for k, v in meta.items() if k in fields})

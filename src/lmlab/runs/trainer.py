@@ -14,11 +14,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from lmlab.config import RunConfig
 from lmlab.data.batches import BatchSource, PairBatches, make_batches
 from lmlab.errors import LmlabError
+from lmlab.models.size import estimate_parameters
 from lmlab.runs.checkpoint import load_training_state, load_weights
 from lmlab.runs.lock import locked
 from lmlab.runs.resume import check_resume_changes
@@ -33,6 +35,7 @@ from lmlab.training.distributed import (
 )
 from lmlab.training.loop import fit
 from lmlab.training.session import build_session
+from lmlab.training.threads import choose_threads, torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -52,19 +55,24 @@ def train(
     resume: bool = False,
     stop_after_step: int | None = None,
     progress: bool = True,
+    resume_from: str = "last",
 ) -> TrainResult:
     """Train `config` into `run_path` (or continue the run there when `resume`).
 
     `stop_after_step` ends the session early after that many optimizer steps, saving a checkpoint
-    that `resume=True` continues from, as Ctrl-C does.
+    that `resume=True` continues from, as Ctrl-C does. `resume_from="best"` continues from the best
+    checkpoint instead of the last (when `last` is damaged); the records after it are dropped.
 
     Started by torchrun (WORLD_SIZE > 1), this process is one rank of a data-parallel job: the global
     batch per step is train.batch_size x train.grad_accum_steps x WORLD_SIZE, and rank 0 alone logs,
     evaluates and writes `run_path` (on a filesystem every node sees, for --resume).
     """
+    if resume_from not in ("last", "best"):
+        raise LmlabError(f"--checkpoint {resume_from!r} cannot be resumed (a snapshot keeps no optimizer); "
+                         "resume from last or best")  # fmt: skip
     dist = from_environment()
     run = RunDir(run_path)
-    if resume and run.is_started():
+    if resume and run.checkpoint_step(resume_from) is not None:
         check_resume_changes(run.config(), config, run_path)
     elif not resume:
         check_fresh_folder(run_path)
@@ -74,7 +82,7 @@ def train(
         process_group(dist, rank_device(config.train.device, dist)),
     ):
         # every rank checks before the first collective, so rank 0 has written nothing yet
-        started = run.is_started()
+        started = run.checkpoint_step(resume_from if resume else "last") is not None
         if not resume and started:
             raise LmlabError(
                 f"{run_path} already holds a run; continue it with --resume {run_path} or pick another --out"
@@ -90,25 +98,29 @@ def train(
         if resume:
 
             def restore(model: nn.Module, optimizer):
-                load_weights(run.last_checkpoint, model)
-                return load_training_state(run.last_checkpoint, optimizer)
+                load_weights(run.checkpoint(resume_from), model)
+                return load_training_state(run.checkpoint(resume_from), optimizer)
 
-        session = build_session(config, data, dist, restore)
-        if dist.is_main:
-            for line in data.describe():
-                log.info("%s", line)
-            _write_run_files(run, config, data, resume, session.state.step)
-        try:
-            result = fit(session, run, stop_after_step, progress and dist.is_main)
-        finally:
-            # DDP's reducer holds the process group: let it go first, so that the group is torn down
-            # by destroy_process_group, which releases the GIL that gloo's threads may still need
-            # (torn down by the reducer instead, it can deadlock at exit)
-            session.trained = session.forward = session.model
-            if dist.enabled:
-                # the DDP wrapper sits in reference cycles (autograd hooks): free it now, while the
-                # process group exists; freed at interpreter exit, its gloo threads abort the process
-                gc.collect()
+        parameters = estimate_parameters(config.model)
+        threads = choose_threads(config.train.threads, parameters, torch.get_num_threads())
+        with torch_threads(threads):
+            session = build_session(config, data, dist, restore)
+            if dist.is_main:
+                for line in data.describe():
+                    log.info("%s", line)
+                log.info("%s parameters, %d torch thread%s", f"{parameters:,}", threads, "s"[: threads > 1])
+                _write_run_files(run, config, data, resume, session.state.step)
+            try:
+                result = fit(session, run, stop_after_step, progress and dist.is_main)
+            finally:
+                # DDP's reducer holds the process group: let it go first, so that the group is torn down
+                # by destroy_process_group, which releases the GIL that gloo's threads may still need
+                # (torn down by the reducer instead, it can deadlock at exit)
+                session.trained = session.forward = session.model
+                if dist.enabled:
+                    # the DDP wrapper sits in reference cycles (autograd hooks): free it now, while the
+                    # process group exists; freed at interpreter exit, its gloo threads abort the process
+                    gc.collect()
     return TrainResult(run, result.step, result.best_val_loss, result.interrupted)
 
 
