@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import urllib.request
 from pathlib import Path
 
@@ -11,7 +12,21 @@ import pytest
 from lmlab.config import RunConfig, apply_overrides
 from lmlab.presets import load_preset
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# the data sets the tests read: ../shared/data beside the clone, or $LMLAB_TEST_DATA (README: Install)
+SHARED_DATA = Path(
+    os.environ.get("LMLAB_TEST_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+).resolve()
+NEEDED = ("tinyshakespeare/input.txt", "scan/tasks_train_simple.txt", "scan/tasks_test_simple.txt")
+
+
+def pytest_configure(config):
+    missing = [name for name in NEEDED if not (SHARED_DATA / name).is_file()]
+    if missing:
+        raise pytest.UsageError(
+            f"the tests read data sets from {SHARED_DATA} and {missing[0]} is not there; put the data folder "
+            "beside the clone as ../shared/data (README: Install and test) or set LMLAB_TEST_DATA=FOLDER"
+        )
+
 
 TINY = [
     "model.n_layer=2",
@@ -31,7 +46,6 @@ TINY = [
 
 @pytest.fixture(autouse=True)
 def offline_data(monkeypatch, tmp_path_factory):
-    assert (SHARED_DATA / "tinyshakespeare" / "input.txt").exists(), f"tests need {SHARED_DATA}"
     monkeypatch.setenv("LMLAB_DATA_DIR", str(SHARED_DATA))
     monkeypatch.setenv("LMLAB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 

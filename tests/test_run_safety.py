@@ -1,5 +1,6 @@
 """A run directory survives bad resumes, torn writes and a wrong --out: nothing lost, nothing bricked."""
 
+import logging
 import stat
 
 import pytest
@@ -99,11 +100,14 @@ def test_a_damaged_last_checkpoint_names_the_way_out_and_resume_continues_from_b
 def test_threads_are_chosen_by_model_size_and_given_back(tmp_path, caplog):
     import torch
 
-    from lmlab.training.threads import SMALL_MODEL_PARAMETERS, choose_threads
+    from lmlab.training.threads import TINY_MODEL_PARAMETERS, choose_threads, free_cores
 
-    assert choose_threads(0, SMALL_MODEL_PARAMETERS - 1, 8) == 1
-    assert choose_threads(0, SMALL_MODEL_PARAMETERS, 8) == 8
-    assert choose_threads(3, 10, 8) == 3
+    assert choose_threads(0, TINY_MODEL_PARAMETERS - 1, 8, free=8) == 1
+    assert choose_threads(0, TINY_MODEL_PARAMETERS, 8, free=8) == 8
+    assert choose_threads(0, TINY_MODEL_PARAMETERS, 8, free=3) == 3  # five cores busy elsewhere
+    assert choose_threads(3, 10, 8, free=1) == 3  # train.threads decides when set
+    assert 1 <= free_cores(2) <= 2
+    caplog.set_level(logging.INFO, logger="lmlab")
     before = torch.get_num_threads()
     train(tiny_config("train.threads=1", "train.max_steps=2"), tmp_path / "run", progress=False)
     assert "1 torch thread" in caplog.text

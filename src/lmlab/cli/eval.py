@@ -43,7 +43,7 @@ def evaluate(args: argparse.Namespace) -> int:
     config, tokenizer, model = load_model(run, args.checkpoint, args.device)
     if config.data.is_pair_task:
         return _evaluate_pairs(args, run, config, tokenizer, model)
-    corpus = load_corpus(config.data, args.data_dir, tokenizer)
+    corpus = load_corpus(config.data, run.data_dir(args.data_dir), tokenizer)
     device = next(model.parameters()).device
     splits = _parse_splits(args.splits or "train,val", ("train", "val"))
     batch_size = args.batch_size or 64  # None: not given (0 and below were refused above)
@@ -75,7 +75,7 @@ def _parse_splits(text: str, known: tuple[str, ...]) -> list[str]:
 
 
 def _evaluate_pairs(args: argparse.Namespace, run, config, tokenizer, model) -> int:
-    task = load_pair_task(config.data, args.data_dir, tokenizer)
+    task = load_pair_task(config.data, run.data_dir(args.data_dir), tokenizer)
     print(f"{run.path} ({args.checkpoint} checkpoint), {task.name}")
     for split in _parse_splits(args.splits or "test", ("train", "val", "test")):
         report = evaluate_translation(

@@ -45,7 +45,7 @@ def run_report(run: RunDir, folder: Path, options: ReportOptions) -> Report:
     kept = checkpoint_scores.checkpoints(run, options.checkpoint)
     facts = _facts(run, config, tokenizer, model, metrics)
     if config.data.is_pair_task:
-        task = load_pair_task(config.data, options.data_dir, tokenizer)
+        task = load_pair_task(config.data, run.data_dir(options.data_dir), tokenizer)
         scores, reports = checkpoint_scores.pair_scores(run, task, kept, metrics, options.device)
         report = reports[next(c.step for c in kept if options.checkpoint in c.names)]
         outputs = [Section("predictions", "Test predictions", model_outputs.predictions(report))]
@@ -54,7 +54,7 @@ def run_report(run: RunDir, folder: Path, options: ReportOptions) -> Report:
             outputs.append(Section("scan_breakdown", "SCAN: exact match by length", breakdown))
         prompt = options.prompt or default_pair_prompt(config, task)
     else:
-        corpus = load_corpus(config.data, options.data_dir, tokenizer)
+        corpus = load_corpus(config.data, run.data_dir(options.data_dir), tokenizer)
         scores = checkpoint_scores.text_scores(run, corpus, kept, metrics, options.device)
         prompt = options.prompt or corpus_first_line(tokenizer, corpus.split("train"))
         items = model_outputs.samples(

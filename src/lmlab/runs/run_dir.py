@@ -104,6 +104,25 @@ class RunDir:
         save_checkpoint(folder, model, optimizer, state)
         return folder
 
+    @property
+    def data_file(self) -> Path:
+        return self.path / "data.json"
+
+    def data_dir(self, given: Path | None = None) -> Path | None:
+        """`given` (--data-dir), else the data folder the run was trained with, if it still exists, so
+        eval and report find the files without being told again."""
+        if given is not None or not self.data_file.exists():
+            return given
+        try:
+            recorded = json.loads(self.data_file.read_text()).get("data_dir")
+        except (json.JSONDecodeError, AttributeError):
+            return None
+        return Path(recorded) if recorded and Path(recorded).is_dir() else None
+
+    def remember_data_dir(self, data_dir: Path | None) -> None:
+        if data_dir is not None:
+            write_atomic(self.data_file, json.dumps({"data_dir": str(Path(data_dir).resolve())}))
+
     def config(self) -> RunConfig:
         return load_config_file(self.config_file)
 
@@ -159,7 +178,16 @@ def open_run(path: Path) -> RunDir:
 
 # what a run (or a sweep's launcher, or the lock) writes into its folder before a first checkpoint
 RUN_FILES = frozenset(
-    {"config.json", "tokenizer.json", "metrics.jsonl", "checkpoints", "loss.png", "train.log", ".lock"}
+    {
+        "config.json",
+        "tokenizer.json",
+        "data.json",
+        "metrics.jsonl",
+        "checkpoints",
+        "loss.png",
+        "train.log",
+        ".lock",
+    }
 )
 
 

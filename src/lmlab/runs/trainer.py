@@ -35,7 +35,7 @@ from lmlab.training.distributed import (
 )
 from lmlab.training.loop import fit
 from lmlab.training.session import build_session
-from lmlab.training.threads import choose_threads, torch_threads
+from lmlab.training.threads import choose_threads, free_cores, torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,8 @@ def train(
                 return load_training_state(run.checkpoint(resume_from), optimizer)
 
         parameters = estimate_parameters(config.model)
-        threads = choose_threads(config.train.threads, parameters, torch.get_num_threads())
+        available = torch.get_num_threads()
+        threads = choose_threads(config.train.threads, parameters, available, free_cores(available))
         with torch_threads(threads):
             session = build_session(config, data, dist, restore)
             if dist.is_main:
@@ -110,6 +111,7 @@ def train(
                     log.info("%s", line)
                 log.info("%s parameters, %d torch thread%s", f"{parameters:,}", threads, "s"[: threads > 1])
                 _write_run_files(run, config, data, resume, session.state.step)
+                run.remember_data_dir(data_dir)
             try:
                 result = fit(session, run, stop_after_step, progress and dist.is_main)
             finally:

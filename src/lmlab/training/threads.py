@@ -1,29 +1,38 @@
 """How many torch threads a training run uses on the CPU.
 
-A small model's matrix products are too short to split: a second thread adds synchronisation, and on
-a machine whose other core is busy it waits for that core at every barrier (bench/threads.py measured
-scan-simple at one thread more than 5 times faster than at two while another process ran). Above
-SMALL_MODEL_PARAMETERS the work per product is large enough for every core to help.
+Measured by bench/threads.py on the 2-core development machine (steps/s, one thread / two threads):
+idle, two threads win (0.57-0.76); with one core busy with another process, one thread wins by 2-3x
+(2.04-2.99), because every parallel region waits for the thread whose core is taken. So the default
+takes the cores that are free when training starts (the cores less the 1-minute load average), and a
+tiny model, which gains least from a second thread (0.75 for scan-simple) and loses most when a core
+gets busy later, takes one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
+import os
 from collections.abc import Iterator
 
 import torch
 
-log = logging.getLogger(__name__)
-
-SMALL_MODEL_PARAMETERS = 2_000_000  # below this, one thread (bench/threads.py)
+TINY_MODEL_PARAMETERS = 100_000  # below this, one thread (scan-simple: 52k)
 
 
-def choose_threads(asked: int, parameters: int, available: int) -> int:
-    """train.threads if set, else 1 for a small model and every available thread for a larger one."""
+def free_cores(cores: int) -> int:
+    """Cores not busy with other work right now: cores less the 1-minute load average, at least 1."""
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):  # no load average (Windows)
+        return cores
+    return max(1, min(cores, round(cores - load)))
+
+
+def choose_threads(asked: int, parameters: int, available: int, free: int) -> int:
+    """train.threads if set, else 1 for a tiny model and the free cores (of `available`) otherwise."""
     if asked > 0:
         return asked
-    return 1 if parameters < SMALL_MODEL_PARAMETERS else available
+    return 1 if parameters < TINY_MODEL_PARAMETERS else max(1, min(available, free))
 
 
 @contextlib.contextmanager
