@@ -23,7 +23,7 @@ from lmlab.reports import ReportOptions, write_report
 from lmlab.runs.run_dir import RunDir, load_model
 from lmlab.runs.trainer import train
 
-from .conftest import SHARED_DATA, tiny_config
+from .conftest import SHARED_DATA, TINY, tiny_config
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FAST = ReportOptions(data_dir=SHARED_DATA, max_new_tokens=40)  # short samples: the page is tested
@@ -186,3 +186,30 @@ def test_a_folder_that_is_neither_gets_one_line(tmp_path, capsys):
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "neither config.json nor sweep.json" in error
     assert not (tmp_path / "report").exists()
+
+
+HOSTILE = "<script>alert('x')</script> 100% of $5^$ is \\frac{a}{b} & #1 ~_{} \\end{Verbatim} </pre>\n"
+
+
+def test_hostile_corpus_text_stays_text_in_html_and_latex(tmp_path):
+    """Markup, LaTeX specials and a Verbatim terminator in the corpus, the prompt and the run's name."""
+    corpus = tmp_path / "hostile.txt"
+    corpus.write_text(HOSTILE * 400)
+    run = tmp_path / "price$5^$ <b>"
+    settings = [f"data.data_file={corpus}", "model.block_size=32"]  # the prompt below fits
+    config = apply_overrides(load_preset("text"), settings, shared=TINY)
+    train(config, run, progress=False)
+    options = ReportOptions(prompt="<script> \\end{Verbatim} 100% $5", max_new_tokens=40)
+    files = write_report(run, tmp_path / "report", options)
+    html = files.html.read_text()
+    assert "<script" not in html.lower() and "&lt;script&gt;" in html
+    assert "price$5^$ &lt;b&gt;" in html and "price$5^$ <b>" not in html  # the run's name too
+    check_page(files.html, images=2, tables=5)
+    folder = tmp_path / "report" / "latex"
+    samples = (folder / "samples.tex").read_text()
+    opened = samples.count("\\begin{Verbatim}")
+    assert opened == samples.count("\\end{Verbatim}") == 3  # the corpus's own terminator cannot close one
+    for piece in folder.glob("*.tex"):
+        text = piece.read_text()
+        outside = re.sub(r"\\begin\{Verbatim\}.*?\\end\{Verbatim\}", "", text, flags=re.S)
+        assert "price$5" not in outside and not re.search(r"(?<!\\)%\s*of", outside), piece.name
