@@ -29,9 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="one row per kept snapshot: how attention forms (default RUN_DIR/attention-over-training.png)",
     )
-    parser.add_argument(
-        "--frames", type=int, default=6, help="--over-training: snapshots drawn (default 6)"
-    )
+    parser.add_argument("--frames", type=int, default=6, help="--over-training: snapshots drawn (default 6)")
     parser.set_defaults(handler=attention)
 
 

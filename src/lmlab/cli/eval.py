@@ -28,9 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--splits",
         help="comma-separated; text: train,val (default both); pair tasks: train,val,test (default test)",
     )
-    parser.add_argument(
-        "--beam", type=int, default=1, metavar="K", help="pair tasks: beam search of width K"
-    )
+    parser.add_argument("--beam", type=int, default=1, metavar="K", help="pair tasks: beam search of width K")
     add_out(parser, "pair tasks: folder for the report (default RUN_DIR/eval/SPLIT-DECODING)")
     parser.set_defaults(handler=evaluate)
 
