@@ -86,3 +86,34 @@ def test_random_kills_then_resume_end_bit_identical(tmp_path, seed):
         a = load_file(straight.checkpoint(which) / "model.safetensors")
         b = load_file(killed.checkpoint(which) / "model.safetensors")
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_inside_its_runs_checkpoints_finishes_as_if_never_killed(tmp_path):
+    """Kill -9 a sweep at random moments while its runs write a checkpoint every step; run it again."""
+    settings = ["model.n_layer=1", "model.n_head=2", "model.n_embd=16", "data.p=5", "train.max_steps=120",
+                "train.eval_interval=1", "train.eval_steps=1", "train.device=cpu"]  # fmt: skip
+
+    overrides = [a for s in settings for a in ("--set", s)]
+
+    def sweep(out) -> list[str]:
+        return [sys.executable, "-m", "lmlab", "sweep", "arith-gpt", "--grid", "model.n_embd=8,16",
+                "--workers", "1", "--out", str(out), *overrides]  # fmt: skip
+
+    subprocess.run(sweep(tmp_path / "straight"), env=ENV, check=True, capture_output=True)
+    killed, rng = tmp_path / "killed", random.Random(7)
+    for _ in range(2):
+        process = subprocess.Popen(sweep(killed), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while not list(killed.glob("runs/*/metrics.jsonl")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.2, 1.5))
+        process.send_signal(signal.SIGKILL)  # the sweep and, through its exit, its worker
+        process.communicate(timeout=60)
+    subprocess.run(sweep(killed), env=ENV, check=True, capture_output=True)
+    for name in ("n_embd=8_seed=0", "n_embd=16_seed=0"):
+        a, b = RunDir(tmp_path / "straight" / "runs" / name), RunDir(killed / "runs" / name)
+        assert [r["step"] for r in b.metrics()] == list(range(121))
+        assert _records(a) == _records(b)
+        wa, wb = (load_file(r.last_checkpoint / "model.safetensors") for r in (a, b))
+        assert all(torch.equal(wa[k], wb[k]) for k in wa)
