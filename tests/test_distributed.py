@@ -84,9 +84,11 @@ def test_only_rank_0_reports_and_writes(torchrun_run):
         ".lock",
         "checkpoints",
         "config.json",
+        "data.json",
         "loss.png",
         "metrics.jsonl",
         "tokenizer.json",
+        "train_loss.jsonl",
     ]
     state = json.loads((run.last_checkpoint / "state.json").read_text())
     assert state["world_size"] == 2

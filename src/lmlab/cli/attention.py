@@ -43,16 +43,12 @@ def attention(args: argparse.Namespace) -> int:
     config, tokenizer, model = load_model(run, which, args.device)
     found = attention_map(model, tokenizer, args.prompt, config.data.is_pair_task)
     title = (
-        f"{run.path.name} ({which} checkpoint): attention on {_joined(found.tokens, config)!r}; "
+        f"{run.path.name} ({which} checkpoint): attention on {found.text!r}; "
         f"next token {found.next_token!r} (p = {found.probability:.3f})"
     )
     out = plot_attention_grid(found.attentions, found.tokens, title, args.out or run.path / "attention.png")
     print(f"next token {found.next_token!r} with probability {found.probability:.4f}; attention grid: {out}")
     return 0
-
-
-def _joined(tokens: list[str], config) -> str:
-    return " ".join(tokens) if config.data.is_pair_task else "".join(tokens)
 
 
 def _attention_over_training(args: argparse.Namespace, run) -> int:
@@ -69,10 +65,7 @@ def _attention_over_training(args: argparse.Namespace, run) -> int:
         found = attention_map(model, tokenizer, args.prompt, config.data.is_pair_task)
         frames.append((f"step {step}: {found.next_token!r} {found.probability:.2f}", found.attentions))
         print(f"step {step}: next token {found.next_token!r} with probability {found.probability:.4f}")
-    title = (
-        f"{run.path.name}: attention on {_joined(found.tokens, config)!r} through training "
-        "(row: step, next token, p)"
-    )
+    title = f"{run.path.name}: attention on {found.text!r} through training (row: step, next token, p)"
     out = plot_attention_over_training(
         frames, found.tokens, title, args.out or run.path / "attention-over-training.png"
     )

@@ -26,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--splits",
-        help="comma-separated; text: train,val (default both); pair tasks: train,val,test (default test)",
+        help="comma-separated; text: train,val (default both); pair tasks: train,val,test (default test; "
+        "arithmetic has no test split: val)",
     )
     parser.add_argument("--beam", type=int, default=1, metavar="K", help="pair tasks: beam search of width K")
     add_out(parser, "pair tasks: folder for the report (default RUN_DIR/eval/SPLIT-DECODING)")
@@ -75,7 +76,13 @@ def _parse_splits(text: str, known: tuple[str, ...]) -> list[str]:
 def _evaluate_pairs(args: argparse.Namespace, run, config, tokenizer, model) -> int:
     task = load_pair_task(config.data, run.data_dir(args.data_dir), tokenizer)
     print(f"{run.path} ({args.checkpoint} checkpoint), {task.name}")
-    for split in _parse_splits(args.splits or "test", ("train", "val", "test")):
+    if task.warning:
+        print(f"WARNING: {task.warning}")
+    splits = _parse_splits(args.splits or task.held_out, ("train", "val", "test"))
+    if "test" in splits and task.held_out == "val":
+        print(f"note: {task.name} has no test split; its held-out pairs are val, scored as val")
+        splits = list(dict.fromkeys("val" if s == "test" else s for s in splits))
+    for split in splits:
         report = evaluate_translation(
             model, tokenizer, task.split(split), split, args.beam, batch_size=args.batch_size or 512
         )

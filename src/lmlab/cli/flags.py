@@ -49,3 +49,26 @@ def check_at_least(flag: str, value: float | None, minimum: float, note: str = "
         return
     kind = "a whole number" if isinstance(value, int) else "a finite number"
     raise LmlabError(f"{flag} must be {kind} >= {minimum}{note}, not {value}")
+
+
+def add_x_axis(parser: argparse.ArgumentParser) -> None:
+    """--x: what a curve is drawn against."""
+    parser.add_argument(
+        "--x",
+        choices=("step", "epoch", "tokens"),
+        default="step",
+        help="plot against optimizer steps, epochs (pair tasks only) or tokens seen (default: step)",
+    )
+
+
+def parse_int_list(flag: str, text: str) -> list[int]:
+    """`1,10,30` -> [1, 10, 30]: whole numbers >= 0, else one line naming the flag."""
+    try:
+        values = [int(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 0:
+        raise LmlabError(
+            f"{flag} takes whole numbers >= 0 separated by commas, e.g. {flag} 1,10,30, not {text!r}"
+        )
+    return values

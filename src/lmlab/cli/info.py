@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from lmlab.cli.flags import add_overrides
-from lmlab.config import apply_overrides, config_keys
+from lmlab.config import ModelConfig, apply_overrides, config_keys, key_applies
 from lmlab.config.model import MAX_DIMENSION
 from lmlab.data import known_vocab_size
 from lmlab.errors import LmlabError
@@ -17,6 +17,9 @@ from lmlab.models.params import count_parameters
 from lmlab.presets import load_preset, preset_names
 from lmlab.recipes import recipe_names
 from lmlab.runs.run_dir import open_run
+
+HEADER_KEYS = ("n_layer", "n_head", "n_embd", "hidden_size", "block_size", "vocab_size")
+SWITCH_KEYS = ("position", "causal", "bias", "attention_bias", "mlp_bias", "lm_head_bias", "init_std")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -62,11 +65,12 @@ def info(args: argparse.Namespace) -> int:
         )
     report = count_parameters(build_model(config.model))
     model = config.model
-    print(
-        f"{args.target}: {model.kind}, n_layer={model.n_layer}, n_head={model.n_head}, "
-        f"n_embd={model.n_embd}, "
-        f"block_size={model.block_size}, vocab_size={model.vocab_size}"
-    )
+    # only the sizes this family reads (a bigram has no n_head, an LSTM no heads)
+    sizes = [f"{k}={getattr(model, k)}" for k in HEADER_KEYS if key_applies(config, f"model.{k}")]
+    print(f"{args.target}: {model.kind}, {', '.join(sizes)}")
+    switches = [f"{k}={_switch(model, k)}" for k in SWITCH_KEYS if key_applies(config, f"model.{k}")]
+    if switches:
+        print(f"  {', '.join(switches)}")
     for component, count in report.by_component.items():
         note = " (embedding)" if component in report.embedding_components else ""
         print(f"  {component:<20} {count:>12,}{note}")
@@ -75,6 +79,13 @@ def info(args: argparse.Namespace) -> int:
     print(f"  {'total':<20} {report.total:>12,}")
     print(f"  {'non-embedding':<20} {report.non_embedding:>12,}")
     return 0
+
+
+def _switch(model: ModelConfig, key: str) -> str:
+    """A switch as the model is built: per-layer biases resolved (model.bias when left unset)."""
+    resolved = key.replace("_bias", "_has_bias") if key.endswith("_bias") else key
+    value = getattr(model, resolved)
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _ngram_table_size(args: argparse.Namespace) -> int:

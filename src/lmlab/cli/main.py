@@ -10,13 +10,14 @@ import sys
 from tqdm import tqdm
 
 from lmlab import __version__
-from lmlab.cli import attention, compare, info, plot, report, sample, sweep, train
+from lmlab.cli import attention, compare, info, metrics, plot, report, sample, sweep, train
 from lmlab.cli import eval as evaluate
 from lmlab.cli import next as next_token
 from lmlab.errors import LmlabError
 from lmlab.training import distributed
 
-COMMANDS = (train, sample, evaluate, plot, compare, attention, sweep, next_token, info, report)  # help order
+# in help order
+COMMANDS = (train, sample, evaluate, plot, metrics, compare, attention, sweep, next_token, info, report)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,11 +49,18 @@ def _log_above_progress_bars() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run one command: 0 on success, 2 for a user error (one line), 130 interrupted, 1 for a bug."""
     args = build_parser().parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):  # a file name of undecodable bytes prints escaped, not a crash
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         _log_above_progress_bars()
         return args.handler(args) or 0
     except LmlabError as error:
         print(f"lmlab: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # the file system refused: a path under a file, no permission, a full disk
+        where = f": {error.filename}" if error.filename else ""
+        print(f"lmlab: error: {error.strerror or error}{where}; fix the path or use another", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lmlab: interrupted", file=sys.stderr)

@@ -13,6 +13,7 @@ from lmlab.generation.decode import stream
 from lmlab.generation.stop import StopFilter, generate_texts, parse_stop
 from lmlab.generation.text_stream import TextStream
 from lmlab.generation.translate import check_words, translate
+from lmlab.inspect.prompt import read_prompt
 from lmlab.runs.run_dir import load_model, open_run
 
 
@@ -55,13 +56,13 @@ def sample(args: argparse.Namespace) -> int:
         ("--beam", args.beam),
     ):
         check_at_least(flag, value, 1)
+    if args.seed is not None and not 0 <= args.seed < 2**64:
+        raise LmlabError(f"--seed must be in [0, 2**64) (torch's generator seeds), not {args.seed}")
     config, tokenizer, model = load_model(open_run(args.run), args.checkpoint, args.device)
     if config.data.is_pair_task:
         return _translate_prompt(args, tokenizer, model)
     device = next(model.parameters()).device
-    prompt_ids = torch.tensor([tokenizer.encode(args.prompt)], device=device)
-    if prompt_ids.numel() == 0:
-        raise LmlabError("the prompt is empty; give at least one character with --prompt")
+    prompt_ids, _ = read_prompt(tokenizer, args.prompt, False).fit(model.context_size).tensors(device)
     generator = torch.Generator(device=device)
     generator.manual_seed(args.seed if args.seed is not None else torch.seed())
     stops = [parse_stop(text) for text in args.stop]

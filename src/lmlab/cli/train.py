@@ -96,7 +96,8 @@ def train(args: argparse.Namespace) -> int:
         return 130 if result.interrupted else 0
     metrics = result.run.metrics()
     if metrics:
-        plot_loss_curves({run_path.name: metrics}, run_path / "loss.png")
+        losses = {run_path.name: result.run.train_losses()}
+        plot_loss_curves({run_path.name: metrics}, run_path / "loss.png", train_losses=losses)
     state = "interrupted at" if result.interrupted else "finished at"
     print(f"{state} step {result.step}; best val loss {result.best_val_loss:.4f}; run saved in {run_path}")
     return 130 if result.interrupted else 0

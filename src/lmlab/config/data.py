@@ -27,6 +27,7 @@ SCAN_SPLITS = (
     "template_jump_around_right",
 )
 SCAN_SOURCES = ("auto", "generated", "official")
+MAX_EQUATIONS = 10**7  # arithmetic: p^order equations, about 200 bytes each in memory
 
 
 @dataclass(frozen=True)
@@ -97,12 +98,18 @@ class DataConfig:
             f"data.operator={self.operator!r} is unknown; choose one of {' '.join(OPERATORS)}",
         )
         require(
-            self.operator != "/" or _is_prime(self.p),
-            f"data.operator=/ needs a prime modulus for inverses; data.p={self.p} is not prime",
-        )
-        require(
             bool(self.orders) and set(self.orders) <= {2, 3} and len(set(self.orders)) == len(self.orders),
             f"data.operation_orders={self.operation_orders!r} must be 2, 3 or 2,3",
+        )
+        order = max(self.orders)
+        require(
+            self.p**order <= MAX_EQUATIONS,
+            f"data.p={self.p} makes p^{order} equations, more than the {MAX_EQUATIONS:,} that fit in memory; "
+            f"use data.p up to {int(MAX_EQUATIONS ** (1 / order))}",
+        )
+        require(
+            self.operator != "/" or _is_prime(self.p),
+            f"data.operator=/ needs a prime modulus for inverses; data.p={self.p} is not prime",
         )
         require(0.0 < self.r_train < 1.0, f"data.r_train={self.r_train} must be in (0, 1)")
         require(

@@ -10,7 +10,7 @@ from lmlab.config.validation import require
 MODEL_KINDS = ("bigram", "bigram_embed", "attention", "gpt", "lstm")
 ATTENTION_KINDS = ("attention", "gpt")  # the kinds that split n_embd into n_head heads
 NORMS = ("layernorm", "rmsnorm", "none")  # none: identity, as Nanda et al. 2023's grokking model
-POSITIONS = ("learned", "sinusoidal", "rotary")
+POSITIONS = ("learned", "sinusoidal", "rotary", "none")  # none: no position signal (the BPE assignment)
 ACTIVATIONS = ("gelu", "relu")
 # no machine holds a model with a dimension this large; the cap keeps size arithmetic within floats
 MAX_DIMENSION = 2**40
@@ -33,15 +33,23 @@ class ModelConfig:
     n_embd: int = 384
     dropout: float = 0.2
     bias: bool = False
+    # None: follow model.bias (the output layer: no bias, as GPT-2's); true/false: this layer only
+    # (the arithmetic assignment: attention with bias, a bias-free MLP; assignment 004's output layer)
+    attention_bias: bool | None = None
+    mlp_bias: bool | None = None
+    lm_head_bias: bool | None = None
     tie_weights: bool = True
     norm: str = "layernorm"
     position: str = "learned"
     activation: str = "gelu"
     mlp_ratio: float = 4.0
     attention_window: int = 0  # 0: see every earlier token; w: only the last w (w=2 is a trigram model)
+    causal: bool = True  # false: every position sees every other, future included (it cannot generate)
     hidden_size: int = 0  # LSTM hidden width; 0 means n_embd
     segment_embeddings: bool = False  # GPT on (source, target) pairs: a learned vector per segment
-    init_std: float = 0.02  # GPT: std of the initial weights (GPT-2's 0.02; larger starts memorise faster)
+    # GPT: std of the initial weights (GPT-2's 0.02; larger starts memorise faster); bigram: of the table
+    # (1.0 is nn.Embedding's N(0, 1), assignment 004's untrained loss of 4.66)
+    init_std: float = 0.02
     # GPT: keep only each block's input during training and recompute the block in the backward pass:
     # activation memory of one block instead of n_layer, for about a third more compute
     checkpoint_activations: bool = False
@@ -85,6 +93,10 @@ class ModelConfig:
         )
         require(0 < self.init_std < math.inf, f"model.init_std={self.init_std} must be positive and finite")
         require(self.attention_window >= 0, f"model.attention_window={self.attention_window} must be >= 0")
+        require(
+            self.causal or self.attention_window == 0,
+            "model.attention_window needs model.causal=true; set model.attention_window=0",
+        )
         require(self.hidden_size >= 0, f"model.hidden_size={self.hidden_size} must be >= 0 (0 means n_embd)")
         require(
             not self.segment_embeddings or self.kind == "gpt",
@@ -98,6 +110,18 @@ class ModelConfig:
     @property
     def head_size(self) -> int:
         return self.n_embd // self.n_head
+
+    @property
+    def attention_has_bias(self) -> bool:
+        return self.bias if self.attention_bias is None else self.attention_bias
+
+    @property
+    def mlp_has_bias(self) -> bool:
+        return self.bias if self.mlp_bias is None else self.mlp_bias
+
+    @property
+    def lm_head_has_bias(self) -> bool:
+        return bool(self.lm_head_bias)  # None: no bias, as GPT-2's output layer
 
     @property
     def mlp_hidden(self) -> int:
@@ -119,14 +143,18 @@ MODEL_KEY_KINDS: dict[str, tuple[str, ...]] = {
     "n_embd": ("bigram_embed", "attention", "gpt", "lstm"),  # bigram: a V x V table
     "dropout": ("attention", "gpt", "lstm"),
     "bias": ("attention", "gpt", "lstm"),  # bigram_embed's readout always has a bias
+    "attention_bias": ATTENTION_KINDS,
+    "mlp_bias": ("gpt",),
+    "lm_head_bias": ("gpt",),  # attention, bigram_embed and lstm readouts always have a bias
     "tie_weights": ("gpt",),
     "norm": ("gpt",),
     "position": ATTENTION_KINDS,  # attention: learned only
     "activation": ("gpt",),
     "mlp_ratio": ("gpt",),
     "attention_window": ATTENTION_KINDS,
+    "causal": ATTENTION_KINDS,
     "hidden_size": ("lstm",),
     "segment_embeddings": ("gpt",),
-    "init_std": ("gpt",),  # attention and bigrams start from a fixed N(0, 0.02)
+    "init_std": ("gpt", "bigram"),  # attention and bigram_embed start from a fixed N(0, 0.02)
     "checkpoint_activations": ("gpt",),
 }

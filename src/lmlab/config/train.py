@@ -10,6 +10,7 @@ LR_DECAYS = ("cosine", "linear", "constant", "wsd")
 LOSS_AVERAGES = ("token", "sequence")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "bfloat16")
+MAX_THREADS = 1024  # torch.set_num_threads allocates per thread; no CPU has more cores
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,9 @@ class TrainConfig:
     """Optimisation, evaluation and bookkeeping of one training run."""
 
     max_steps: int = 5000
+    # pair tasks: train this many epochs (passes over the train split); max_steps is then derived from
+    # the data's epoch size (lmlab.training.epochs) and saved in config.json. 0: train max_steps
+    max_epochs: int = 0
     # sequences per micro-batch in each process; an optimizer step sees the global batch of
     # batch_size x grad_accum_steps x processes (torchrun's world size; 1 without torchrun)
     batch_size: int = 64
@@ -26,8 +30,9 @@ class TrainConfig:
     warmup_steps: int = 100
     lr_decay: str = "cosine"
     # lr_decay=wsd (warm-up, stable, decay): constant lr, then a linear cool-down to min_lr over the
-    # last cooldown_steps steps
+    # last cooldown_steps steps, or the last cooldown_fraction of max_steps (it follows a shortened run)
     cooldown_steps: int = 0
+    cooldown_fraction: float = 0.0
     weight_decay: float = 0.1
     decay_embeddings: bool = False
     decay_all: bool = False  # weight decay on every parameter, biases and norm gains too (assignment 002)
@@ -35,7 +40,9 @@ class TrainConfig:
     beta2: float = 0.99
     grad_clip: float = 1.0
     eval_interval: int = 250
+    eval_interval_epochs: int = 0  # pair tasks: evaluate on the step that ends every K epochs instead
     snapshot_interval: int = 0  # keep the weights every K steps in checkpoints/step-N (0: never)
+    snapshot_interval_epochs: int = 0  # pair tasks: keep them every K epochs instead (0: by steps)
     eval_steps: int = 200
     log_interval: int = 10
     seed: int = 1337
@@ -58,7 +65,13 @@ class TrainConfig:
             "log_interval",
         ):
             require(getattr(self, name) >= 1, f"train.{name}={getattr(self, name)} must be at least 1")
-        require(self.threads >= 0, f"train.threads={self.threads} must be >= 0 (0 picks by model size)")
+        for name in ("max_epochs", "eval_interval_epochs", "snapshot_interval_epochs"):
+            value = getattr(self, name)
+            require(value >= 0, f"train.{name}={value} must be >= 0 (0 counts steps instead)")
+        require(
+            0 <= self.threads <= MAX_THREADS,
+            f"train.threads={self.threads} must be in [0, {MAX_THREADS}] (0 picks by model size)",
+        )
         require(
             self.snapshot_interval >= 0,
             f"train.snapshot_interval={self.snapshot_interval} must be >= 0 (0 keeps no snapshots)",
@@ -69,8 +82,20 @@ class TrainConfig:
             0 <= self.cooldown_steps <= self.max_steps,
             f"train.cooldown_steps={self.cooldown_steps} must be in [0, train.max_steps={self.max_steps}]",
         )
+        require(
+            0 <= self.cooldown_fraction <= 1,
+            f"train.cooldown_fraction={self.cooldown_fraction} must be in [0, 1] (a share of max_steps)",
+        )
+        require(
+            not (self.cooldown_steps and self.cooldown_fraction),
+            "give train.cooldown_steps or train.cooldown_fraction, not both (set the other to 0)",
+        )
         require(0 <= self.min_lr <= self.lr, f"train.min_lr={self.min_lr} must be in [0, train.lr={self.lr}]")
         require(self.weight_decay >= 0, f"train.weight_decay={self.weight_decay} must be >= 0")
+        for name in ("beta1", "beta2"):
+            value = getattr(self, name)
+            require(0 <= value < 1, f"train.{name}={value} must be in [0, 1) (AdamW's decay rate, e.g. 0.9)")
+        require(0 <= self.seed < 2**32, f"train.seed={self.seed} must be in [0, 2**32), e.g. 1337")
         require(self.grad_clip >= 0, f"train.grad_clip={self.grad_clip} must be >= 0 (0 turns clipping off)")
         require(
             self.lr_decay in LR_DECAYS,
@@ -82,6 +107,16 @@ class TrainConfig:
             self.loss_average in LOSS_AVERAGES,
             f"train.loss_average={self.loss_average!r} is unknown; choose one of {LOSS_AVERAGES}",
         )
+
+    @property
+    def cooldown_length(self) -> int:
+        """Steps of the wsd cool-down: cooldown_steps, or cooldown_fraction of max_steps."""
+        return self.cooldown_steps or round(self.cooldown_fraction * self.max_steps)
+
+    @property
+    def counts_epochs(self) -> bool:
+        """Whether any length or interval is given in epochs (only pair tasks have them)."""
+        return bool(self.max_epochs or self.eval_interval_epochs or self.snapshot_interval_epochs)
 
     @property
     def sequences_per_step(self) -> int:

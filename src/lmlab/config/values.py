@@ -21,7 +21,11 @@ def coerce(key: str, value: Any, expected: Any) -> Any:
     if isinstance(expected, types.UnionType):
         if value is None or value == "none":
             return None
-        expected = next(t for t in typing.get_args(expected) if t is not type(None))
+        inner = next(t for t in typing.get_args(expected) if t is not type(None))
+        try:
+            return coerce(key, value, inner)
+        except LmlabError:
+            raise LmlabError(f"{key} expects {TYPE_NAMES[inner]} or none, got {value!r}") from None
     if isinstance(value, str) and expected is not str:
         return _parse_string(key, value, expected)
     if expected is float and isinstance(value, int) and not isinstance(value, bool):

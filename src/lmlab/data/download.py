@@ -54,6 +54,17 @@ def locate(remote: RemoteFile, data_dir: Path | None = None) -> Path:
         data_dir = Path(os.environ[DATA_DIR_ENV])
     if data_dir is not None:
         return _verified(_find_in(Path(data_dir).expanduser(), remote), remote)
+    return _cached(remote)
+
+
+def locate_or_fetch(remote: RemoteFile, data_dir: Path | None = None) -> Path:
+    """A verified local copy (data directory or cache), else a verified download into the cache: for
+    files the user asked for by name (SCAN's data.source=official), which a data directory may lack."""
+    return find_local(remote, data_dir) or _cached(remote)
+
+
+def _cached(remote: RemoteFile) -> Path:
+    """The cache's verified copy of `remote`, downloaded into it on first use."""
     cached = cache_dir() / remote.relative_path
     if cached.exists():
         return _verified(cached, remote)

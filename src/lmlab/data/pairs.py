@@ -3,7 +3,8 @@
 SCAN: the test set comes from the task (a named split, or --test-file). The validation set is a
 seeded `1 - train_fraction` share of the training pairs: it picks the best checkpoint, so the test
 set is never looked at during training. Arithmetic: all equations split into train and val by
-`r_train`, as in the arithmetic assignment; there is no separate test set, so test is val.
+`r_train`, as in the arithmetic assignment; there is no test split, so final scores decode val
+(`PairTask.held_out`).
 """
 
 from __future__ import annotations
@@ -34,15 +35,23 @@ class PairTask:
     group: Callable[[str], str] | None = None  # source -> a label metrics are broken down by, if any
     source_name: str = "command"  # what the log calls sources and targets
     target_name: str = "action sequence"
+    warning: str = ""  # one line training logs loudly and eval prints, e.g. "not the official split"
 
     @property
     def source(self) -> str:
         """What data.source="auto" resolved to: official or generated (a train file counts as official)."""
         return "generated" if self.origin.startswith("generated") else "official"
 
+    @property
+    def held_out(self) -> str:
+        """The split final scores decode: test, or val for a task without one (arithmetic)."""
+        return "test" if self.test else "val"
+
     def split(self, name: str) -> list[Pair]:
         if name not in SPLIT_NAMES:
             raise LmlabError(f"split {name!r} is unknown; choose one of {', '.join(SPLIT_NAMES)}")
+        if name == "test" and not self.test:
+            raise LmlabError(f"{self.name} has no test split: its held-out pairs are the val split; use val")
         return getattr(self, name)
 
     def longest(self) -> tuple[int, int]:
@@ -53,7 +62,7 @@ class PairTask:
         longest_source, longest_target = self.longest()
         return [
             f"{self.name} ({self.origin}): {len(self.train):,} train, {len(self.val):,} val, "
-            f"{len(self.test):,} test pairs",
+            + (f"{len(self.test):,} test pairs" if self.test else "no test pairs (val is held out)"),
             f"vocabulary ({self.tokenizer.vocab_size} tokens): {' '.join(self.tokenizer.tokens)}",
             f"longest {self.source_name} {longest_source} words, "
             f"longest {self.target_name} {longest_target}; "
@@ -90,7 +99,9 @@ def load_pair_task(
     train, val = shuffled[:n_train], shuffled[n_train:]
     test = test or val  # a train file alone: the held-out pairs stand in for a test set
     tokenizer = tokenizer or WordTokenizer.fit([text for pair in [*pairs, *test] for text in pair])
-    return PairTask(name, origin, train, val, test, tokenizer)
+    seeded = not config.train_file and config.split == "simple" and origin.startswith("generated")
+    warning = scan.generated_simple_warning(config.split_seed) if seeded else ""
+    return PairTask(name, origin, train, val, test, tokenizer, warning=warning)
 
 
 def _arithmetic_task(config: DataConfig, tokenizer: WordTokenizer | None) -> PairTask:
@@ -103,7 +114,7 @@ def _arithmetic_task(config: DataConfig, tokenizer: WordTokenizer | None) -> Pai
         "generated",
         train,
         val,
-        val,
+        [],  # no test split: the val equations are the held-out ones
         tokenizer,
         arithmetic.order_group,
         "left-hand side",

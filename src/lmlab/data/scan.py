@@ -26,7 +26,7 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-from lmlab.data.download import RemoteFile, find_local, locate
+from lmlab.data.download import RemoteFile, find_local, locate, locate_or_fetch
 from lmlab.errors import LmlabError
 
 PRIMITIVES = {"walk": "I_WALK", "look": "I_LOOK", "run": "I_RUN", "jump": "I_JUMP"}
@@ -119,6 +119,10 @@ def read_pairs(path: Path) -> list[Pair]:
         raise LmlabError(
             f"SCAN file {path} not found; give a path to a file of 'IN: ... OUT: ...' lines"
         ) from None
+    except UnicodeDecodeError as error:
+        raise LmlabError(
+            f"SCAN file {path} is not UTF-8 (byte {error.start}); give a file of 'IN: ... OUT: ...' lines"
+        ) from None
     return [parse_line(line, str(path), i + 1) for i, line in enumerate(lines) if line.strip()]
 
 
@@ -183,9 +187,21 @@ def official_file(name: str) -> RemoteFile:
     return RemoteFile(url=_OFFICIAL_BASE + repo_path, sha256=sha256, relative_path=f"scan/{name}")
 
 
-def load_official(name: str, data_dir: Path | None = None) -> list[Pair]:
-    """Pairs of an official file: from `data_dir` / $LMLAB_DATA_DIR, the cache, or a verified download."""
-    return read_pairs(locate(official_file(name), data_dir))
+def load_official(name: str, data_dir: Path | None = None, fetch: bool = False) -> list[Pair]:
+    """Pairs of an official file: from `data_dir` / $LMLAB_DATA_DIR (which must hold it), the cache, or
+    a download from its canonical address, checked against its SHA-256. With `fetch` (data.source=official
+    asked for it), a data directory without the file falls back to the cache and the download."""
+    remote = official_file(name)
+    return read_pairs(locate_or_fetch(remote, data_dir) if fetch else locate(remote, data_dir))
+
+
+def generated_simple_warning(seed: int) -> str:
+    """The one-line warning a run on the seeded simple split logs (and `lmlab eval` prints)."""
+    return (
+        f"SCAN simple is a seeded 80/20 split (seed {seed}) of the grammar's {TOTAL_COMMANDS:,} commands, "
+        "NOT the official split: pass --data-dir FOLDER holding tasks_train_simple.txt and "
+        "tasks_test_simple.txt, or --set data.source=official to download them"
+    )
 
 
 GENERATED_SPLITS = ("simple", "length", "addprim_jump", "addprim_turn_left")
@@ -214,7 +230,9 @@ def load_split(
             return read_pairs(local[0]), read_pairs(local[1]), f"official files in {local[0].parent}"
         source = "generated"
     if source == "official" or split not in GENERATED_SPLITS:
-        return load_official(names[0], data_dir), load_official(names[1], data_dir), "official files"
+        fetch = source == "official"
+        train, test = (load_official(name, data_dir, fetch) for name in names)
+        return train, test, "official files"
     pairs = generate_commands()
     if split == "simple":
         train, test = simple_split(pairs, seed)

@@ -44,8 +44,9 @@ class ComparisonRow:
     val_bits_per_char: float | None = None  # text: comparable across tokenizers
     epochs: float | None = None  # pair tasks: passes over the training pairs
     seconds_per_epoch: float | None = None
-    test_exact_match: float | None = None  # pair tasks: greedy decoding of the whole test split
-    test_token_accuracy: float | None = None
+    exact_match: float | None = None  # pair tasks: greedy decoding of the whole held-out split
+    token_accuracy: float | None = None
+    scored_split: str = ""  # pair tasks: that split, test (val for arithmetic, which has no test split)
 
 
 def parse_entry(entry: str, base_overrides: list[str]) -> RunConfig:
@@ -119,10 +120,11 @@ def _run_fields(entry: str, run: RunDir, config, model) -> dict:
 
 
 def _score_pairs(entry: str, run: RunDir, config, tokenizer, model, data_dir: Path | None) -> ComparisonRow:
-    """Pair tasks: whole-split val loss, and exact match of greedy decoding on the test split."""
+    """Pair tasks: whole-split val loss, and exact match of greedy decoding on the held-out split."""
     data = PairBatches(load_pair_task(config.data, data_dir, tokenizer), 256, config.model.block_size, 0)
     val_loss = estimate_loss(model, data.loss_batches("val", 0, 0), torch.device("cpu"))
-    report = evaluate_translation(model, tokenizer, data.task.test, "test")
+    held_out = data.task.held_out
+    report = evaluate_translation(model, tokenizer, data.task.split(held_out), held_out)
     last = run.metrics()[-1]
     epochs = last["epoch"]  # the trainer records passes over the training pairs
     return ComparisonRow(
@@ -131,6 +133,7 @@ def _score_pairs(entry: str, run: RunDir, config, tokenizer, model, data_dir: Pa
         sample="",
         epochs=round(epochs, 2),
         seconds_per_epoch=round(last["train_time"] / epochs, 2),
-        test_exact_match=round(report.exact_match, 4),
-        test_token_accuracy=round(report.token_accuracy, 4),
+        exact_match=round(report.exact_match, 4),
+        token_accuracy=round(report.token_accuracy, 4),
+        scored_split=held_out,
     )

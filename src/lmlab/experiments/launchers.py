@@ -54,7 +54,8 @@ class LocalLauncher:
             raise LmlabError(f"--workers {self.workers} must be at least 1")
 
     def launch(self, runs: list[SweepRun], runs_dir: Path, data_dir: Path | None, on_done: OnDone) -> None:
-        workers = self.workers or default_workers(len(runs))
+        # more processes than runs would idle (and --workers 10**30 overflows the pool)
+        workers = max(1, min(self.workers, len(runs))) if self.workers else default_workers(len(runs))
         threads = max(1, _cores() // workers)
         if workers == 1:
             for run in runs:

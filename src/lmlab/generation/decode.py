@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import torch
 
 from lmlab.generation.sampling import sample_next
+from lmlab.models.base import require_causal
 
 KEPT_FRACTION_ON_SLIDE = 0.75  # more kept context = better samples but more frequent refills
 
@@ -39,6 +40,7 @@ def stream(
     `model` provides context_size (the most tokens it conditions on, None for unbounded),
     forward(idx, cache=...) -> logits and new_cache(batch_size) (lmlab.models.base's contract).
     """
+    require_causal(model)
     block_size = model.context_size or math.inf
     keep = max(1, int(block_size * KEPT_FRACTION_ON_SLIDE)) if block_size != math.inf else 0
     sequence = idx

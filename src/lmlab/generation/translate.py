@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from lmlab.data.seq2seq import segment_ids
 from lmlab.errors import LmlabError
+from lmlab.models.base import require_causal
 from lmlab.tokenizers.word import WordTokenizer
 
 
@@ -94,6 +95,7 @@ def translate(
     """Decode the target of every source (greedy when beam_width is 1), in the order given."""
     if beam_width < 1:
         raise LmlabError(f"beam width {beam_width} must be at least 1")
+    require_causal(model)
     model.eval()
     device = next(model.parameters()).device
     by_length: dict[int, list[int]] = defaultdict(list)

@@ -10,4 +10,5 @@ def pick_frames(steps: list[int], frames: int) -> list[int]:
     """
     if not steps or frames < 1:
         return []
+    frames = min(frames, len(steps))  # more frames than steps draws every step
     return sorted({steps[round(i * (len(steps) - 1) / max(1, frames - 1))] for i in range(frames)})

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from lmlab.inspect.prompt import read_prompt
+from lmlab.models.base import require_causal
 from lmlab.tokenizers import Tokenizer
 
 
@@ -24,9 +25,10 @@ def next_tokens(
 ) -> list[NextToken]:
     """The `top` likeliest next tokens after `prompt`, most likely first.
 
-    A prompt longer than the model's context is cut to its last context_size tokens, as sampling does.
+    A prompt longer than the model's context is cut to its last context_size tokens, with a note.
     """
-    read = read_prompt(tokenizer, prompt, is_pair_task).last(model.context_size)
+    require_causal(model)
+    read = read_prompt(tokenizer, prompt, is_pair_task).fit(model.context_size)
     idx, segments = read.tensors(next(model.parameters()).device)
     logits = model(idx, segments=segments)  # (1, T, V)
     probabilities = torch.softmax(logits[0, -1].float(), dim=-1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import torch
@@ -9,6 +10,8 @@ import torch
 from lmlab.data.seq2seq import TARGET_MARKER, encode_prompt
 from lmlab.errors import LmlabError
 from lmlab.tokenizers import Tokenizer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,17 @@ class Prompt:
         if n is None or len(self.ids) <= n:
             return self
         return Prompt(self.ids[-n:], self.segments[-n:] if self.segments is not None else None)
+
+    def fit(self, context: int | None) -> Prompt:
+        """`last(context)`, with a one-line note when the prompt is cut: the one cropping rule that
+        sampling, next-token lists, attention maps and reports share (as nanoGPT, the newest tokens stay)."""
+        if context is None or len(self.ids) <= context:
+            return self
+        count = len(self.ids)
+        log.warning(
+            f"the prompt has {count} tokens but the model reads at most {context}: using its last {context}"
+        )
+        return self.last(context)
 
     def tensors(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
         """idx (1, T) and segments (1, T) or None, on `device`."""

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from lmlab.config import ModelConfig
-from lmlab.models.base import LanguageModel
+from lmlab.models.base import Inspection, LanguageModel
 from lmlab.models.kv_cache import KVCache, LayerCache
 from lmlab.models.layers import CausalSelfAttention
 
@@ -36,12 +36,19 @@ class AttentionLM(LanguageModel):
 
     def forward(self, idx: torch.Tensor, *, cache: KVCache | None = None, segments=None) -> torch.Tensor:
         """idx (B, T) -> logits (B, T, V)."""
-        logits, _ = self._run(idx, cache, need_weights=False)
-        return logits
+        return self._run(idx, cache, need_weights=False)[0]
 
     def attention_weights(self, idx: torch.Tensor) -> torch.Tensor:
         """(B, 1, n_head, T, T): the one layer's attention pattern."""
         return self._run(idx, None, need_weights=True)[1][:, None]
+
+    def inspect(self, idx: torch.Tensor, segments: torch.Tensor | None = None) -> Inspection:
+        """Logits (B, T, V), the attention layer's output (B, 1, T, C) and its pattern (B, 1, n_head, T, T).
+
+        `segments` is ignored: this family has no segment embeddings.
+        """
+        logits, weights, hidden = self._run(idx, None, need_weights=True)
+        return Inspection(logits, hidden[:, None], weights[:, None])
 
     def _run(self, idx: torch.Tensor, cache: KVCache | None, need_weights: bool):
         T = idx.size(1)
@@ -51,7 +58,7 @@ class AttentionLM(LanguageModel):
         y, weights = self.attn(
             x, cache=cache.layers[0] if cache is not None else None, need_weights=need_weights
         )
-        return self.lm_head(y), weights  # (B, T, V)
+        return self.lm_head(y), weights, y  # logits (B, T, V), weights (B, H, T, T), y (B, T, C)
 
     def new_cache(self, batch_size: int) -> KVCache:
         c, weight = self.config, self.lm_head.weight

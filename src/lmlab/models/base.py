@@ -16,6 +16,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from lmlab.errors import LmlabError
+
+NON_CAUSAL = (
+    "a non-causal model sees the tokens it is asked to predict; it cannot generate — "
+    "train with model.causal=true"
+)
+
 
 @dataclass(frozen=True)
 class Inspection:
@@ -44,3 +51,13 @@ class LanguageModel(nn.Module):
     def inspect(self, idx: torch.Tensor, segments: torch.Tensor | None = None) -> Inspection:
         """Logits with every layer's output (and attention pattern, where there is one) for idx (B, T)."""
         raise NotImplementedError(f"{type(self).__name__} does not expose its layers")
+
+
+def require_causal(model: nn.Module) -> None:
+    """Refuse in one line to decode from a model with bidirectional attention (model.causal=false).
+
+    Every decoder calls this (sampling, pair-task decoding, next-token distributions): trained with the
+    future in view, such a model's next-token predictions are meaningless without it.
+    """
+    if not getattr(getattr(model, "config", None), "causal", True):
+        raise LmlabError(NON_CAUSAL)

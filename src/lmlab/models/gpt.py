@@ -2,8 +2,9 @@
 
 idx (B, T) -> token embedding (+ learned or sinusoidal positions) -> n_layer blocks -> final norm ->
 lm_head -> logits (B, T, V). Variants are config fields of this one model: model.norm (layernorm,
-rmsnorm, none), model.position (learned, sinusoidal, rotary), model.activation (gelu, relu),
-model.mlp_ratio, model.bias, model.tie_weights, model.attention_window, and
+rmsnorm, none), model.position (learned, sinusoidal, rotary, none), model.activation (gelu, relu),
+model.mlp_ratio, model.bias (and per layer: attention_bias, mlp_bias, lm_head_bias), model.tie_weights,
+model.attention_window, model.causal (false: bidirectional attention, which cannot generate), and
 model.segment_embeddings (a learned vector per segment, 0 = source, 1 = target, added to the tokens'
 for conditional language modelling on pairs).
 """
@@ -39,7 +40,7 @@ class GPT(LanguageModel):
         self.embedding_dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.final_norm = make_norm(config)
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=config.lm_head_has_bias)
         if config.tie_weights:
             self.lm_head.weight = self.token_embedding.weight  # one matrix reads and writes tokens
         self.reset_parameters()

@@ -109,15 +109,19 @@ def causal_mask(n_query: int, n_key: int, device: torch.device, window: int = 0)
 
 
 class CausalSelfAttention(nn.Module):
-    """Multi-head self-attention where each position sees itself and earlier positions only."""
+    """Multi-head self-attention where each position sees itself and earlier positions only.
+
+    With model.causal=false nothing is masked: every position sees the whole sequence (an encoder).
+    """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.n_head = config.n_head
         self.head_size = config.head_size
         self.window = config.attention_window
-        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
-        self.out_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.causal = config.causal
+        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.attention_has_bias)
+        self.out_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.attention_has_bias)
         self.rotary = Rotary(config.head_size, config.block_size) if config.position == "rotary" else None
         self.dropout = config.dropout
         self.attn_dropout = nn.Dropout(config.dropout)
@@ -153,13 +157,16 @@ class CausalSelfAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         T, S = q.size(2), k.size(2)
         scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.head_size)  # (B, H, T, S)
-        scores = scores.masked_fill(~causal_mask(T, S, q.device, self.window), float("-inf"))
+        if self.causal:
+            scores = scores.masked_fill(~causal_mask(T, S, q.device, self.window), float("-inf"))
         weights = F.softmax(scores, dim=-1)
         return self.attn_dropout(weights) @ v, weights  # (B, H, T, D), (B, H, T, S)
 
     def _fused(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         T, S = q.size(2), k.size(2)
         dropout_p = self.dropout if self.training else 0.0
+        if not self.causal:  # no mask: every query sees every key
+            return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
         if self.window == 0 and T == S:  # SDPA's is_causal aligns the mask top-left: right for a square
             return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
         if self.window == 0 and T == 1:  # one new query sees every cached key
@@ -173,9 +180,9 @@ class MLP(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.fc = nn.Linear(config.n_embd, config.mlp_hidden, bias=config.bias)
+        self.fc = nn.Linear(config.n_embd, config.mlp_hidden, bias=config.mlp_has_bias)
         self.activation = nn.GELU() if config.activation == "gelu" else nn.ReLU()
-        self.out_proj = nn.Linear(config.mlp_hidden, config.n_embd, bias=config.bias)
+        self.out_proj = nn.Linear(config.mlp_hidden, config.n_embd, bias=config.mlp_has_bias)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

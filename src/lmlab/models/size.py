@@ -33,15 +33,15 @@ def estimate_parameters(config: ModelConfig) -> int:
     if config.kind == "attention":
         return V * C + positions + _attention(config) + C * V + V  # readout with bias
     segments = 2 * C if config.segment_embeddings else 0
-    mlp = 2 * C * config.mlp_hidden + (config.mlp_hidden + C if config.bias else 0)
+    mlp = 2 * C * config.mlp_hidden + (config.mlp_hidden + C if config.mlp_has_bias else 0)
     block = 2 * _norm(config) + _attention(config) + mlp
-    head = 0 if config.tie_weights else C * V
+    head = (0 if config.tie_weights else C * V) + (V if config.lm_head_has_bias else 0)
     return V * C + positions + segments + config.n_layer * block + _norm(config) + head
 
 
 def _attention(config: ModelConfig) -> int:
     C = config.n_embd
-    return 4 * C * C + (4 * C if config.bias else 0)  # qkv (C -> 3C) and out_proj (C -> C)
+    return 4 * C * C + (4 * C if config.attention_has_bias else 0)  # qkv (C -> 3C) and out_proj (C -> C)
 
 
 def _norm(config: ModelConfig) -> int:

@@ -8,6 +8,7 @@ import torch
 from matplotlib.figure import Figure
 
 from lmlab.plots.figures import check_format, save_figure, text
+from lmlab.tokenizers.labels import visible_token
 
 GRID_DPI, OVER_TRAINING_DPI = 110, 100
 
@@ -96,5 +97,5 @@ def _finish(fig: Figure, axes, image, title: str, shrink: float) -> Figure:
 
 
 def _visible(token: str) -> str:
-    """Whitespace characters as escapes, so every label can be seen; `$` shown as itself."""
-    return text(repr(token)[1:-1] if token.isspace() or token == "" else token)
+    """Spaces as ␣, other whitespace as escapes: every label and word start can be seen; `$` as itself."""
+    return text(visible_token(token))

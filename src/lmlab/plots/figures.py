@@ -18,8 +18,9 @@ FORMATS = tuple(sorted(FigureCanvasBase.get_supported_filetypes()))  # png, pdf,
 
 
 def text(label: Any) -> str:
-    """`label` as a string matplotlib shows literally: every `$` escaped, so no mathtext is parsed."""
-    return str(label).replace("$", r"\$")
+    """`label` as a string matplotlib shows literally: every `$` escaped, so no mathtext is parsed, and
+    undecodable bytes of a file name (lone surrogates, which the font code refuses) as `\\udcff` escapes."""
+    return str(label).encode("utf-8", "backslashreplace").decode().replace("$", r"\$")
 
 
 def check_format(path: Path) -> None:

@@ -6,6 +6,7 @@ OUT/latex/report.tex  \\input{}s the pieces beside it: summary.tex, config.tex, 
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,16 @@ def write_report(path: Path, out: Path | None = None, options: ReportOptions | N
             "or a sweep folder made by `lmlab sweep`"
         )
     out = out or path / "report"
+    made = not out.exists()  # removed again if the report fails: a refused report leaves no files
+    try:
+        return _write(path, out, is_sweep, options)
+    except BaseException:
+        if made:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _write(path: Path, out: Path, is_sweep: bool, options: ReportOptions | None) -> ReportFiles:
     folder = out / "latex"
     folder.mkdir(parents=True, exist_ok=True)
     if is_sweep:

@@ -82,11 +82,13 @@ def text_scores(
 def pair_scores(
     run: RunDir, task: PairTask, kept: list[Checkpoint], metrics: list[dict[str, Any]], device: str
 ) -> tuple[Table, dict[int, TranslationReport]]:
-    """Test exact match and token accuracy of every checkpoint; also each one's decoded report, by step."""
+    """Exact match and token accuracy of every checkpoint on the held-out split (test; val for arithmetic,
+    which has none); also each one's decoded report, by step."""
+    held_out = task.held_out
     rows, reports = [], {}
     for checkpoint in kept:
         _, tokenizer, model = load_model(run, checkpoint.names[0], device)
-        report = evaluate_translation(model, tokenizer, task.test, "test")
+        report = evaluate_translation(model, tokenizer, task.split(held_out), held_out)
         reports[checkpoint.step] = report
         rows.append(
             [
@@ -103,13 +105,13 @@ def pair_scores(
         Column("step", align="r"),
         Column("val loss", "min"),
         Column("val accuracy", "max"),
-        Column("test exact match", "max"),
-        Column("test token accuracy", "max"),
+        Column(f"{held_out} exact match", "max"),
+        Column(f"{held_out} token accuracy", "max"),
     ]
     caption = (
         f"Checkpoints on {task.name}: val loss and accuracy (every target token right, teacher-forced) "
         f"as recorded in training; exact match and token accuracy of greedy decoding on the "
-        f"{len(task.test):,} test pairs. Best of each column in bold."
+        f"{len(task.split(held_out)):,} {held_out} pairs. Best of each column in bold."
     )
     return _without_empty_columns(Table(caption, columns, rows)), reports
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lmlab.experiments.compare import ComparisonRow, entry_slug
 from lmlab.plots.curves import plot_loss_curves
 from lmlab.runs.run_dir import RunDir
+
+NOT_APPLICABLE = "–"  # a column of the other kind of task (text or pairs)
+Cell = Callable[[ComparisonRow], str | None]  # None: the column does not apply to this row
 
 
 @dataclass(frozen=True)
@@ -19,46 +23,71 @@ class ComparisonFiles:
 
 
 def comparison_markdown(rows: list[ComparisonRow]) -> str:
-    """A Markdown table, the lowest val bits per character (or the best exact match) in bold.
+    """A Markdown table, the lowest val bits per character and the best exact match in bold.
 
     Text runs report val loss per token and bits per character; only the latter compares runs with
-    different tokenizers.
+    different tokenizers. Pair tasks report epochs and exact match. Text and pair runs may share a
+    table: a column that does not apply to a row shows "–".
     """
-    if all(r.test_exact_match is not None for r in rows):
-        return _pairs_markdown(rows)
-    best = min(r.val_bits_per_char for r in rows)
+    columns = _columns(
+        [r for r in rows if r.exact_match is None], [r for r in rows if r.exact_match is not None]
+    )
     lines = [
-        "| run | kind | tokenizer | parameters | steps | seconds | val loss/token | val bits/char "
-        "| sample (temperature 0.8, two lines) |",
-        "|---|---|---|---:|---:|---:|---:|---:|---|",
+        "| " + " | ".join(header for header, _, _ in columns) + " |",
+        "|" + "|".join(align for _, align, _ in columns) + "|",
     ]
     for r in rows:
-        bits = f"{r.val_bits_per_char:.4f}"
-        bits = f"**{bits}**" if r.val_bits_per_char == best else bits
-        sample = r.sample.replace("|", "\\|")
-        lines.append(
-            f"| `{r.entry}` | {r.kind} | {r.tokenizer} | {r.parameters:,} | {r.steps} | {r.seconds:.1f} "
-            f"| {r.val_loss:.4f} | {bits} | {sample} |"
-        )
+        cells = [cell(r) for _, _, cell in columns]
+        lines.append("| " + " | ".join(NOT_APPLICABLE if c is None else c for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def _pairs_markdown(rows: list[ComparisonRow]) -> str:
-    best_loss = min(r.val_loss for r in rows)
-    best_match = max(r.test_exact_match for r in rows)
-    lines = [
-        "| run | parameters | steps | epochs | s/epoch | val loss | test exact match | test token accuracy |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+def _columns(text: list[ComparisonRow], pairs: list[ComparisonRow]) -> list[tuple[str, str, Cell]]:
+    """(header, alignment, cell) of every column some row has: text columns, pair columns, or both."""
+    best_bits = min((r.val_bits_per_char for r in text), default=None)
+    best_match = max((r.exact_match for r in pairs), default=None)
+    best_loss = None if text else min(r.val_loss for r in pairs)  # only one kind of task compares losses
+    splits = {r.scored_split for r in pairs}
+    split = f"{splits.pop()} " if len(splits) == 1 else ""  # "test exact match", or mixed splits
+    left, right = "---", "---:"
+    columns: list[tuple[str, str, Cell]] = [("run", left, lambda r: f"`{r.entry}`")]
+    if text:
+        columns += [("kind", left, lambda r: r.kind), ("tokenizer", left, lambda r: r.tokenizer or None)]
+    columns += [
+        ("parameters", right, lambda r: f"{r.parameters:,}"),
+        ("steps", right, lambda r: str(r.steps)),
     ]
-    for r in rows:
-        loss = f"**{r.val_loss:.4f}**" if r.val_loss == best_loss else f"{r.val_loss:.4f}"
-        match = f"{100 * r.test_exact_match:.2f}%"
-        match = f"**{match}**" if r.test_exact_match == best_match else match
-        lines.append(
-            f"| `{r.entry}` | {r.parameters:,} | {r.steps} | {r.epochs:g} | {r.seconds_per_epoch:.1f} "
-            f"| {loss} | {match} | {100 * r.test_token_accuracy:.2f}% |"
+    if text:
+        columns.append(("seconds", right, lambda r: f"{r.seconds:.1f}"))
+    if pairs:
+        columns += [
+            ("epochs", right, lambda r: _number(r.epochs, "{:g}")),
+            ("s/epoch", right, lambda r: _number(r.seconds_per_epoch, "{:.1f}")),
+        ]
+    columns.append(
+        ("val loss/token" if text else "val loss", right, lambda r: _number(r.val_loss, "{:.4f}", best_loss))
+    )
+    if text:
+        columns.append(("val bits/char", right, lambda r: _number(r.val_bits_per_char, "{:.4f}", best_bits)))
+    if pairs:
+        columns += [
+            (f"{split}exact match", right, lambda r: _number(r.exact_match, "{:.2%}", best_match)),
+            (f"{split}token accuracy", right, lambda r: _number(r.token_accuracy, "{:.2%}")),
+        ]
+    if text:
+        sample = "sample (temperature 0.8, two lines)"
+        columns.append(
+            (sample, left, lambda r: None if r.exact_match is not None else r.sample.replace("|", "\\|"))
         )
-    return "\n".join(lines) + "\n"
+    return columns
+
+
+def _number(value: float | None, form: str, best: float | None = None) -> str | None:
+    """`value` formatted, in bold when it is the best; None when the row has no such value."""
+    if value is None:
+        return None
+    shown = form.format(value)
+    return f"**{shown}**" if value == best else shown
 
 
 def write_comparison(rows: list[ComparisonRow], out_dir: Path) -> ComparisonFiles:

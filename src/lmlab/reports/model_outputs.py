@@ -11,6 +11,7 @@ from torch import nn
 from lmlab.evaluation.translation import TranslationReport
 from lmlab.generation.stop import generate_texts
 from lmlab.inspect.attention import attention_map
+from lmlab.inspect.prompt import read_prompt
 from lmlab.plots.attention import plot_attention_grid
 from lmlab.plots.breakdown import plot_breakdown
 from lmlab.reports.document import Figure, Item, Paragraph, Table, Verbatim
@@ -31,7 +32,7 @@ def samples(
     """One sample per temperature, each from a generator seeded with `seed`: the same run gives the
     same report on the same kind of device."""
     device = next(model.parameters()).device
-    prompt_ids = torch.tensor([tokenizer.encode(prompt)], device=device)
+    prompt_ids, _ = read_prompt(tokenizer, prompt, False).fit(model.context_size).tensors(device)
     items: list[Item] = []
     for temperature in temperatures:
         generator = torch.Generator(device=device)
@@ -52,15 +53,16 @@ def predictions(report: TranslationReport) -> list[Item]:
     blocks = [f"{e.source}\n  expected:  {e.reference}\n  predicted: {e.prediction}" for e in shown]
     n = len(report.examples)
     summary = (
-        f"{len(wrong):,} of {n:,} test predictions are wrong (exact match {report.exact_match:.2%}, "
+        f"{len(wrong):,} of {n:,} {report.split} predictions are wrong "
+        f"(exact match {report.exact_match:.2%}, "
         f"token accuracy {report.token_accuracy:.2%}, {report.decoding} decoding)."
     )
     return [
         Paragraph(summary),
         Verbatim(
-            f"The first {len(shown)} wrong test predictions"
+            f"The first {len(shown)} wrong {report.split} predictions"
             if wrong
-            else f"The first {len(shown)} test predictions (all right)",
+            else f"The first {len(shown)} {report.split} predictions (all right)",
             "\n\n".join(blocks),
         ),
     ]
@@ -91,7 +93,7 @@ def attention(
 ) -> list[Item]:
     """The grid of every layer's and head's attention on `prompt`, PNG and PDF."""
     found = attention_map(model, tokenizer, prompt, is_pair_task)
-    shown = " ".join(found.tokens) if is_pair_task else "".join(found.tokens)
+    shown = found.text
     heading = (
         f"{title}: attention on {shown!r}; next token {found.next_token!r} (p = {found.probability:.3f})"
     )

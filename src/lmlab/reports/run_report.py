@@ -24,7 +24,7 @@ from lmlab.runs.run_dir import RunDir, load_model
 from lmlab.tokenizers import Tokenizer
 
 ARITHMETIC_PROMPT = "3 + 5 ="  # an equation the attention grid reads (when p > 5)
-ATTENTION_KINDS = ("gpt",)  # the model kinds whose `inspect` returns attention weights
+ATTENTION_KINDS = ("gpt", "attention")  # the model kinds whose `inspect` returns attention weights
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,8 @@ def run_report(run: RunDir, folder: Path, options: ReportOptions) -> Report:
         task = load_pair_task(config.data, run.data_dir(options.data_dir), tokenizer)
         scores, reports = checkpoint_scores.pair_scores(run, task, kept, metrics, options.device)
         report = reports[next(c.step for c in kept if options.checkpoint in c.names)]
-        outputs = [Section("predictions", "Test predictions", model_outputs.predictions(report))]
+        heading = f"{task.held_out.capitalize()} predictions"
+        outputs = [Section("predictions", heading, model_outputs.predictions(report))]
         if config.data.dataset == "scan":
             breakdown = model_outputs.scan_breakdown(report, folder)
             outputs.append(Section("scan_breakdown", "SCAN: exact match by length", breakdown))
@@ -82,7 +83,7 @@ def default_pair_prompt(config: RunConfig, task: PairTask) -> str:
     """Arithmetic: 3 + 5 = when the modulus has those numbers; otherwise the first test source."""
     if config.data.dataset == "arithmetic" and not task.tokenizer.unknown_words(ARITHMETIC_PROMPT):
         return ARITHMETIC_PROMPT
-    return task.test[0][0]
+    return task.split(task.held_out)[0][0]
 
 
 def corpus_first_line(tokenizer: Tokenizer, train_ids) -> str:

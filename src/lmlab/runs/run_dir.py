@@ -3,6 +3,7 @@
 RUN/config.json       resolved RunConfig (vocab_size filled in)
 RUN/tokenizer.json    the tokenizer
 RUN/metrics.jsonl     one JSON record per evaluation
+RUN/train_loss.jsonl  {"step", "loss"} per optimizer step: the loss of the batch it trained on
 RUN/checkpoints/last  and RUN/checkpoints/best (lowest val loss)
 RUN/checkpoints/step-0000500  weights kept every train.snapshot_interval steps (attention over training)
 """
@@ -46,6 +47,10 @@ class RunDir:
     @property
     def metrics_file(self) -> Path:
         return self.path / "metrics.jsonl"
+
+    @property
+    def train_loss_file(self) -> Path:
+        return self.path / "train_loss.jsonl"
 
     @property
     def last_checkpoint(self) -> Path:
@@ -132,25 +137,7 @@ class RunDir:
     def metrics(self) -> list[dict[str, Any]]:
         """Every complete record. A torn last line (an append cut off by a kill or a full disk) is
         dropped with a warning; a resume rewrites the file without it."""
-        if not self.metrics_file.exists():
-            return []
-        lines = [line for line in self.metrics_file.read_text(errors="replace").splitlines() if line.strip()]
-        records = []
-        for number, line in enumerate(lines, start=1):
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                record = None
-            if isinstance(record, dict) and "step" in record:
-                records.append(record)
-            elif number == len(lines):
-                log.warning("%s: dropped a torn last line (a write cut off)", self.metrics_file)
-            else:
-                raise LmlabError(
-                    f"{self.metrics_file} line {number} is not a metrics record; delete that line to read "
-                    "the others"
-                )
-        return records
+        return _read_records(self.metrics_file)
 
     def append_metrics(self, record: dict[str, Any]) -> None:
         with self.metrics_file.open("a") as f:
@@ -160,6 +147,42 @@ class RunDir:
         """Drop records past `after_step` (written after the checkpoint a resume starts from)."""
         kept = [r for r in self.metrics() if r["step"] <= after_step]
         write_atomic(self.metrics_file, "".join(json.dumps(r) + "\n" for r in kept))
+
+    def train_losses(self) -> list[dict[str, Any]]:
+        """{"step", "loss"} of every optimizer step written so far (a torn last line dropped, as in
+        metrics); empty for a run trained before lmlab recorded them."""
+        return _read_records(self.train_loss_file)
+
+    def append_train_losses(self, records: list[dict[str, Any]]) -> None:
+        with self.train_loss_file.open("a") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in records))
+
+    def truncate_train_losses(self, after_step: int) -> None:
+        """Drop the losses of steps past `after_step`, as truncate_metrics does for a resume."""
+        kept = [r for r in self.train_losses() if r["step"] <= after_step]
+        write_atomic(self.train_loss_file, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    """The JSON records of a .jsonl file of the run, each with a "step"; a torn last line is dropped."""
+    if not path.exists():
+        return []
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            record = None
+        if isinstance(record, dict) and "step" in record:
+            records.append(record)
+        elif number == len(lines):
+            log.warning("%s: dropped a torn last line (a write cut off)", path)
+        else:
+            raise LmlabError(
+                f"{path} line {number} is not a record of the run; delete that line to read the others"
+            )
+    return records
 
 
 def default_run_path(preset: str) -> Path:
@@ -183,6 +206,7 @@ RUN_FILES = frozenset(
         "tokenizer.json",
         "data.json",
         "metrics.jsonl",
+        "train_loss.jsonl",
         "checkpoints",
         "loss.png",
         "train.log",

@@ -33,6 +33,7 @@ from lmlab.training.distributed import (
     process_group,
     rank_device,
 )
+from lmlab.training.epochs import steps_for_epochs
 from lmlab.training.loop import fit
 from lmlab.training.session import build_session
 from lmlab.training.threads import choose_threads, free_cores, torch_threads
@@ -70,6 +71,11 @@ def train(
     if resume_from not in ("last", "best"):
         raise LmlabError(f"--checkpoint {resume_from!r} cannot be resumed (a snapshot keeps no optimizer); "
                          "resume from last or best")  # fmt: skip
+    if config.train.counts_epochs and not config.data.is_pair_task:
+        raise LmlabError(
+            f"data.dataset={config.data.dataset} is a text corpus read in random windows and has no epochs; "
+            "drop train.max_epochs and the *_interval_epochs keys and count train.max_steps instead"
+        )
     dist = from_environment()
     run = RunDir(run_path)
     if resume and run.checkpoint_step(resume_from) is not None:
@@ -93,7 +99,7 @@ def train(
             )
             resume = False
         data = _load_data(config, data_dir, run.tokenizer() if resume else None, dist)
-        config = _resolved(config, data)
+        config = _resolved(config, data, dist.world_size)
         restore = None
         if resume:
 
@@ -107,6 +113,8 @@ def train(
         with torch_threads(threads):
             session = build_session(config, data, dist, restore)
             if dist.is_main:
+                if isinstance(data, PairBatches) and data.task.warning:
+                    log.warning("WARNING: %s", data.task.warning)
                 for line in data.describe():
                     log.info("%s", line)
                 log.info("%s parameters, %d torch thread%s", f"{parameters:,}", threads, "s"[: threads > 1])
@@ -126,11 +134,17 @@ def train(
     return TrainResult(run, result.step, result.best_val_loss, result.interrupted)
 
 
-def _resolved(config: RunConfig, data: BatchSource) -> RunConfig:
-    """The config with what the data decided: the vocabulary size, and what data.source=auto found."""
+def _resolved(config: RunConfig, data: BatchSource, world_size: int) -> RunConfig:
+    """The config with what the data decided: the vocabulary size, what data.source=auto found, and
+    train.max_steps when the run is train.max_epochs long."""
     config = dataclasses.replace(
         config, model=dataclasses.replace(config.model, vocab_size=data.tokenizer.vocab_size)
     )
+    if config.train.max_epochs:
+        assert data.epoch_size is not None, "train() refuses epochs for a text corpus"
+        per_step = data.batch_size * config.train.grad_accum_steps * world_size  # Session.sequences_per_step
+        steps = steps_for_epochs(config.train.max_epochs, data.epoch_size, per_step)
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train, max_steps=steps))
     if isinstance(data, PairBatches) and config.data.source == "auto":
         # record what "auto" found, so eval scores the test split this run was trained against
         config = dataclasses.replace(config, data=dataclasses.replace(config.data, source=data.task.source))
@@ -139,15 +153,17 @@ def _resolved(config: RunConfig, data: BatchSource) -> RunConfig:
 
 def _write_run_files(run: RunDir, config: RunConfig, data: BatchSource, resume: bool, step: int) -> None:
     """config.json and tokenizer.json of a new run; on resume, config.json (--set may have changed it)
-    and metrics.jsonl cut back to the checkpoint's step."""
+    and metrics.jsonl and train_loss.jsonl cut back to the checkpoint's step."""
     run.path.mkdir(parents=True, exist_ok=True)
     write_atomic(run.config_file, config.to_json())
     if not resume:
         save_tokenizer(data.tokenizer, run.tokenizer_file)
         run.metrics_file.unlink(missing_ok=True)  # records of an attempt that saved no checkpoint
+        run.train_loss_file.unlink(missing_ok=True)
         return
     # a run resumed at step 0 evaluates step 0 again: drop the record it will write anew
     run.truncate_metrics(after_step=step if step > 0 else -1)
+    run.truncate_train_losses(after_step=step)
     log.info("resuming %s at step %d", run.path, step)
 
 

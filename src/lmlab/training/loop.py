@@ -24,9 +24,11 @@ from lmlab.training.policy import (
     agree,
     count_tokens,
     evaluate_and_save,
+    evaluation_due,
     keep_snapshot,
     save,
     stop_if_not_finite,
+    write_train_losses,
 )
 from lmlab.training.schedule import lr_at
 from lmlab.training.session import Session
@@ -62,6 +64,7 @@ def fit(
             lr = lr_at(s.state.step, cfg)
             for group in s.optimizer.param_groups:
                 group["lr"] = lr
+            micro_losses = []
             for micro in range(cfg.grad_accum_steps):
                 index = s.state.step * cfg.grad_accum_steps + micro
                 batch = s.data.train_batch(index, s.batch_generator, s.dist.rank, s.dist.world_size)
@@ -72,6 +75,9 @@ def fit(
                         loss = training_loss(logits, batch.targets, s.loss_average)
                     (loss / cfg.grad_accum_steps).backward()
                 s.pending_tokens += batch.n_tokens
+                micro_losses.append(loss.detach())
+            # the loss of the batch this step trained on, left on the device (written at log steps)
+            s.step_losses.append(torch.stack(micro_losses).float().mean())
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(s.model.parameters(), cfg.grad_clip)
             s.optimizer.step()
@@ -86,13 +92,14 @@ def fit(
             interrupted = interrupt_requested() and not s.dist.enabled
             if s.state.step % cfg.log_interval == 0 or at_end:
                 count_tokens(s)
-                loss_value, interrupted = agree(s, loss, interrupt_requested())  # the only host sync
+                write_train_losses(s, writer)  # one host sync for the steps since the last log step
+                loss_value, interrupted = agree(s, loss, interrupt_requested())
                 stop_if_not_finite(s, writer, loss_value)
                 now = time.perf_counter()
                 rate = (s.state.tokens_seen - window_tokens) / max(now - window_start, 1e-9)
                 window_start, window_tokens = now, s.state.tokens_seen
                 bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{lr:.2e}", tok_s=f"{rate:,.0f}", refresh=False)
-            if s.state.step % cfg.eval_interval == 0 or at_end:
+            if evaluation_due(s) or at_end:
                 evaluate_and_save(s, writer, lr=lr)
                 # tokens/s counts training only
                 window_start, window_tokens = time.perf_counter(), s.state.tokens_seen

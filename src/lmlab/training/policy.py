@@ -18,6 +18,7 @@ from torch import nn
 from lmlab.errors import LmlabError
 from lmlab.evaluation.training_scores import parameter_norm, training_scores
 from lmlab.training.distributed import all_sum, broadcast_object, gather_objects
+from lmlab.training.epochs import ends_epochs, epoch_at
 from lmlab.training.session import Session
 from lmlab.training.state import TrainingState, encode_rng, rank_key
 
@@ -30,6 +31,10 @@ class RunWriter(Protocol):
     path: Path  # named in messages: `--resume PATH`
 
     def append_metrics(self, record: dict[str, Any]) -> None: ...
+
+    def append_train_losses(self, records: list[dict[str, Any]]) -> None:
+        """Append {"step", "loss"} records: the loss of the batch each step trained on."""
+        ...
 
     def save(
         self, name: str, model: nn.Module, optimizer: torch.optim.Optimizer | None, state: TrainingState
@@ -57,6 +62,7 @@ def evaluate_and_save(s: Session, writer: RunWriter, lr: float) -> None:
 
 def save(s: Session, writer: RunWriter, best: bool) -> None:
     """Rank 0 writes the checkpoint; every rank calls this, to hand it its RNG states and tokens."""
+    write_train_losses(s, writer)  # first: a resume from this checkpoint keeps every step's loss
     count_tokens(s)
     states = {"torch": encode_rng(torch.get_rng_state())}
     if s.device.type == "cuda":
@@ -72,13 +78,40 @@ def save(s: Session, writer: RunWriter, best: bool) -> None:
         writer.save("best", s.model, s.optimizer, s.state)
 
 
+def evaluation_due(s: Session) -> bool:
+    """Whether this step evaluates: every train.eval_interval steps, or train.eval_interval_epochs epochs."""
+    return _due(s, s.config.train.eval_interval, s.config.train.eval_interval_epochs)
+
+
 def keep_snapshot(s: Session, writer: RunWriter) -> None:
-    """Weights only, every train.snapshot_interval steps (and at step 0), for looking back in time."""
-    interval = s.config.train.snapshot_interval
-    if interval and s.state.step % interval == 0:
+    """Weights only, every train.snapshot_interval steps or train.snapshot_interval_epochs epochs (and at
+    step 0), for looking back in time."""
+    if _due(s, s.config.train.snapshot_interval, s.config.train.snapshot_interval_epochs):
         count_tokens(s)
         if s.dist.is_main:
             writer.save(f"step-{s.state.step}", s.model, None, s.state)
+
+
+def _due(s: Session, every_steps: int, every_epochs: int) -> bool:
+    """Every `every_epochs` epochs when given (on the step that completes them), else every `every_steps`
+    steps (0: never)."""
+    if every_epochs:
+        return ends_epochs(s.state.step, every_epochs, s.data.epoch_size, s.sequences_per_step)
+    return bool(every_steps) and s.state.step % every_steps == 0
+
+
+def write_train_losses(s: Session, writer: RunWriter) -> list[float]:
+    """Hand the writer the training loss of every step since the last call (the ranks' mean under
+    torchrun, a collective); returns them. One host sync for all of them."""
+    if not s.step_losses:
+        return []
+    local = torch.stack(s.step_losses).tolist()
+    first = s.state.step - len(local) + 1
+    s.step_losses.clear()
+    losses = [total / s.dist.world_size for total in all_sum(s.dist, local, s.device)]
+    if s.dist.is_main:
+        writer.append_train_losses([{"step": first + i, "loss": loss} for i, loss in enumerate(losses)])
+    return losses
 
 
 def count_tokens(s: Session) -> None:
@@ -110,7 +143,7 @@ def _record(s: Session, writer: RunWriter, scores: dict[str, float], lr: float) 
     record = {
         "step": s.state.step,
         "tokens": s.state.tokens_seen,
-        **({"epoch": round(s.state.step * s.sequences_per_step / epoch_size, 3)} if epoch_size else {}),
+        **({"epoch": epoch_at(s.state.step, epoch_size, s.sequences_per_step)} if epoch_size else {}),
         **scores,
         "param_norm": round(parameter_norm(s.model), 4),
         "lr": lr,

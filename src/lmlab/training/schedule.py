@@ -11,18 +11,18 @@ def lr_at(step: int, config: TrainConfig) -> float:
     """Learning rate for optimizer step `step` (0-based).
 
     Warm-up: lr * (step + 1) / warmup_steps for the first warmup_steps steps; then cosine, linear or
-    no decay from lr down to min_lr at max_steps; or (wsd) lr held until the last cooldown_steps steps,
-    which fall linearly to min_lr.
+    no decay from lr down to min_lr at max_steps; or (wsd) lr held until the last cooldown_length steps
+    (cooldown_steps, or cooldown_fraction of max_steps), which fall linearly to min_lr.
     """
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
     if config.lr_decay == "constant":
         return config.lr
     if config.lr_decay == "wsd":
-        cooldown_start = config.max_steps - config.cooldown_steps
+        cooldown_start = config.max_steps - config.cooldown_length
         if step < cooldown_start:
             return config.lr
-        progress = min(1.0, (step - cooldown_start + 1) / max(1, config.cooldown_steps))
+        progress = min(1.0, (step - cooldown_start + 1) / max(1, config.cooldown_length))
         return config.lr + progress * (config.min_lr - config.lr)
     decay_steps = max(1, config.max_steps - config.warmup_steps)
     progress = min(1.0, (step - config.warmup_steps) / decay_steps)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -44,6 +44,8 @@ class Session:
     loss_average: str  # "token" or "sequence" (lmlab.loss.training_loss), chosen once here
     dist: Distributed = SINGLE
     pending_tokens: int = 0  # this rank's tokens not yet in state.tokens_seen (summed over ranks)
+    # the training loss of each step since the last write, kept on the device: no host sync a step
+    step_losses: list[torch.Tensor] = field(default_factory=list)
 
     @property
     def sequences_per_step(self) -> int:
