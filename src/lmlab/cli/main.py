@@ -55,9 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _log_above_progress_bars()
         return args.handler(args) or 0
-    except LmlabError as error:
-        print(f"lmlab: error: {error}", file=sys.stderr)
+    except LmlabError as error:  # one line, even when it quotes a value holding a line break
+        print(f"lmlab: error: {error}".replace("\r", "\\r").replace("\n", "\\n"), file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader left (`lmlab info ... | head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except OSError as error:  # the file system refused: a path under a file, no permission, a full disk
         where = f": {error.filename}" if error.filename else ""
         print(f"lmlab: error: {error.strerror or error}{where}; fix the path or use another", file=sys.stderr)

@@ -69,6 +69,8 @@ def train(args: argparse.Namespace) -> int:
     if args.resume is not None:
         if args.preset:
             raise LmlabError("--resume continues a run with its own config; drop the preset name")
+        if args.out is not None:
+            raise LmlabError("--resume continues the run in its own folder; drop --out")
         run = open_run(args.resume)
         config = apply_overrides(run.config(), overrides)
         run_path = run.path

@@ -106,6 +106,10 @@ def load_pair_task(
 
 def _arithmetic_task(config: DataConfig, tokenizer: WordTokenizer | None) -> PairTask:
     train, val = arithmetic.split_equations(config)
+    if not train:
+        raise LmlabError(
+            f"data.r_train={config.r_train} leaves none of the {len(val)} equations to train on; raise it"
+        )
     orders = "+".join(str(order) for order in config.orders)
     name = f"arithmetic mod {config.p} ({config.operator}, order {orders}, r_train {config.r_train:g})"
     tokenizer = tokenizer or arithmetic.arithmetic_tokenizer(config.p, config.operator)

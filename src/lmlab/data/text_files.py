@@ -55,7 +55,7 @@ def read_corpus(files: list[Path], encoding: str) -> CorpusText:
                 f"{path} is not valid {encoding} at byte {error.start} ({bad!r}); "
                 "give its encoding with --set data.encoding=... (latin-1 reads any bytes)"
             ) from None
-        except LookupError:
+        except (LookupError, UnicodeEncodeError):  # an unknown name, or one of undecodable bytes
             raise LmlabError(
                 f"data.encoding={encoding!r} is not a known text encoding; e.g. utf-8, latin-1"
             ) from None

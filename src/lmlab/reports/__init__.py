@@ -52,5 +52,5 @@ def _write(path: Path, out: Path, is_sweep: bool, options: ReportOptions | None)
     else:
         report = run_report(RunDir(path), folder, options or ReportOptions())
     html = out / "index.html"
-    html.write_text(render_html(report), encoding="utf-8")
+    html.write_text(render_html(report), encoding="utf-8", errors="backslashreplace")  # a path's odd bytes
     return ReportFiles(html, write_latex(report, folder))

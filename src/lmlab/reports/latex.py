@@ -32,7 +32,8 @@ def write_latex(report: Report, folder: Path) -> list[Path]:
     paths = []
     for section in report.sections:
         path = folder / f"{section.name}.tex"
-        path.write_text("\n".join(_item(item, folder) for item in section.items), encoding="utf-8")
+        text = "\n".join(_item(item, folder) for item in section.items)
+        path.write_text(text, encoding="utf-8", errors="backslashreplace")  # a path's undecodable bytes
         paths.append(path)
     document = [
         PREAMBLE,
@@ -48,7 +49,7 @@ def write_latex(report: Report, folder: Path) -> list[Path]:
         document += [f"\\section{{{latex_escape(section.title)}}}", f"\\input{{{section.name}}}", ""]
     document.append("\\end{document}")
     paths.append(folder / "report.tex")
-    paths[-1].write_text("\n".join(document) + "\n", encoding="utf-8")
+    paths[-1].write_text("\n".join(document) + "\n", encoding="utf-8", errors="backslashreplace")
     return paths
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 from torch import nn
 
 from lmlab.errors import LmlabError
@@ -77,7 +77,7 @@ def load_weights(directory: Path, model: nn.Module) -> None:
     """Load model.safetensors into `model`; tied tensors need only one of their names."""
     path = checkpoint_path(directory) / MODEL_FILE
     try:
-        tensors = load_file(path)
+        tensors = load(path.read_bytes())  # load_file refuses a path that is not UTF-8
     except (SafetensorError, FileNotFoundError, OSError) as error:
         raise LmlabError(f"cannot read {path} ({error}); the checkpoint is damaged: {PICK_ANOTHER}") from None
     try:
@@ -111,7 +111,7 @@ def load_training_state(directory: Path, optimizer: torch.optim.Optimizer) -> Tr
     meta = load_state(directory)
     path = checkpoint_path(directory) / OPTIMIZER_FILE
     try:
-        tensors = load_file(path)
+        tensors = load(path.read_bytes())  # load_file refuses a path that is not UTF-8
     except (SafetensorError, FileNotFoundError, OSError) as error:
         raise LmlabError(f"cannot read {path} ({error}); the checkpoint is damaged: {PICK_ANOTHER}") from None
     optimizer.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer"]))
