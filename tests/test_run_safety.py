@@ -112,3 +112,16 @@ def test_threads_are_chosen_by_model_size_and_given_back(tmp_path, caplog):
     train(tiny_config("train.threads=1", "train.max_steps=2"), tmp_path / "run", progress=False)
     assert "1 torch thread" in caplog.text
     assert torch.get_num_threads() == before
+
+
+def test_a_run_remembers_its_data_dir_for_eval(tmp_path, monkeypatch, capsys):
+    from .conftest import SHARED_DATA
+
+    run = train(tiny_config(), tmp_path / "run", data_dir=SHARED_DATA, progress=False).run
+    assert run.data_dir() == SHARED_DATA
+    monkeypatch.delenv("LMLAB_DATA_DIR")  # and the cache is empty: only data.json can find the corpus
+    assert main(["eval", str(run.path), "--splits", "val"]) == 0
+    assert "val" in capsys.readouterr().out
+    (run.path / "data.json").unlink()
+    assert main(["eval", str(run.path), "--splits", "val"]) != 0  # without it, eval goes to download
+    assert "tried to reach the network" in capsys.readouterr().err
