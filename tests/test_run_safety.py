@@ -8,6 +8,7 @@ import pytest
 from lmlab.cli.main import main
 from lmlab.config import apply_overrides
 from lmlab.errors import LmlabError
+from lmlab.runs.run_dir import RunDir
 from lmlab.runs.trainer import train
 
 from .conftest import tiny_config
@@ -125,3 +126,13 @@ def test_a_run_remembers_its_data_dir_for_eval(tmp_path, monkeypatch, capsys):
     (run.path / "data.json").unlink()
     assert main(["eval", str(run.path), "--splits", "val"]) != 0  # without it, eval goes to download
     assert "tried to reach the network" in capsys.readouterr().err
+
+
+def test_a_write_killed_before_the_first_checkpoint_leaves_no_foreign_file(tmp_path):
+    """write_atomic's temporary file (a kill mid-write) is the run's own, not someone else's."""
+    path = tmp_path / "run"
+    path.mkdir()
+    (path / "train.log").write_text("started\n")
+    (path / ".config.json.49lfl3sa").write_text("{")
+    train(tiny_config(), path, progress=False)
+    assert RunDir(path).is_finished(8)

@@ -229,7 +229,7 @@ def check_fresh_folder(path: Path) -> None:
             raise LmlabError(
                 f"{path} holds a config.json that is not an lmlab run's; pick a new or empty --out folder"
             ) from None
-    foreign = sorted(p.name for p in path.iterdir() if p.name not in RUN_FILES)
+    foreign = sorted(p.name for p in path.iterdir() if not _written_by_lmlab(p.name))
     if foreign:
         raise LmlabError(
             f"{path} is a folder that is not an lmlab run (it holds {', '.join(foreign[:3])}"
@@ -247,3 +247,8 @@ def load_model(
     load_weights(run.checkpoint(which), model)
     model.to(resolve_device(device))
     return config, tokenizer, model.eval()
+
+
+def _written_by_lmlab(name: str) -> bool:
+    """A run's own file, or the temporary file of one (`.config.json.x1y2`: a write that was killed)."""
+    return name in RUN_FILES or any(name.startswith(f".{known}.") for known in RUN_FILES)
