@@ -34,7 +34,7 @@ from lmlab.training.distributed import (
     rank_device,
 )
 from lmlab.training.epochs import steps_for_epochs
-from lmlab.training.loop import fit
+from lmlab.training.loop import FitResult, fit
 from lmlab.training.session import build_session
 from lmlab.training.threads import choose_threads, free_cores, torch_threads
 
@@ -42,11 +42,10 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class TrainResult:
+class TrainResult(FitResult):
+    """How the session ended (FitResult), and the run directory it wrote."""
+
     run: RunDir
-    step: int
-    best_val_loss: float
-    interrupted: bool
 
 
 def train(
@@ -131,7 +130,7 @@ def train(
                     # the DDP wrapper sits in reference cycles (autograd hooks): free it now, while the
                     # process group exists; freed at interpreter exit, its gloo threads abort the process
                     gc.collect()
-    return TrainResult(run, result.step, result.best_val_loss, result.interrupted)
+    return TrainResult(result.step, result.best_val_loss, result.interrupted, run)
 
 
 def _resolved(config: RunConfig, data: BatchSource, world_size: int) -> RunConfig:
