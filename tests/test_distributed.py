@@ -85,6 +85,7 @@ def test_only_rank_0_reports_and_writes(torchrun_run):
         "checkpoints",
         "config.json",
         "data.json",
+        "environment.json",
         "loss.png",
         "metrics.jsonl",
         "tokenizer.json",

@@ -92,7 +92,7 @@ BASES = {
 PROMPTS = {"text": "ab", "arithmetic": "3 + 4 ="}
 RUN_NAME = f"run {ODD_NAME} $x<script>%\\frac{{1}}{{2}}"  # every run is copied under this name
 ERROR_LINE = re.compile(r"lmlab( [\w-]+)?: error: ")  # ours, or argparse's (prog "lmlab train")
-READ_ONLY = ("sample", "next", "metrics", "info")  # never write into the run, even when they succeed
+READ_ONLY = ("sample", "next", "metrics", "info", "data")  # never write into the run, even when they succeed
 
 
 def _sets(items: list[str]) -> list[str]:
@@ -112,6 +112,7 @@ BASE_CALLS: dict[str, tuple[dict[str, str], list[str]]] = {
     "sweep": ({"recipe": "arith-sanity"}, ["--grid=preset=arith-gpt", "--seeds=0", "--workers=1", *ARITH]),
     "next": ({"run": "{RUN}"}, ["--prompt={PROMPT}"]),
     "info": ({"target": "{RUN}"}, []),
+    "data": ({"preset": "arith-gpt"}, _sets(BASES["arithmetic"][1])),
     "report": ({"path": "{RUN}"}, []),
 }
 PARSERS = dict(next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from lmlab.cli.flags import add_data_dir, add_out, add_run_arguments, check_at_least, check_device
+from lmlab.cli.flags import (
+    add_data_dir,
+    add_out,
+    add_run_arguments,
+    check_at_least,
+    check_device,
+    check_seed,
+)
 from lmlab.data.corpus import load_corpus
 from lmlab.data.pairs import load_pair_task
 from lmlab.errors import LmlabError
@@ -30,6 +37,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "arithmetic has no test split: val)",
     )
     parser.add_argument("--beam", type=int, default=1, metavar="K", help="pair tasks: beam search of width K")
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        metavar="T",
+        help="pair tasks: sampled decoding at temperature T instead of greedy (0 is greedy)",
+    )
+    parser.add_argument("--seed", type=int, help="pair tasks: makes sampled decoding repeatable")
     add_out(parser, "pair tasks: folder for the report (default RUN_DIR/eval/SPLIT-DECODING)")
     parser.set_defaults(handler=evaluate)
 
@@ -38,10 +52,18 @@ def evaluate(args: argparse.Namespace) -> int:
     check_device(args.device)
     check_at_least("--batch-size", args.batch_size, 1, " (leave it out for the default)")
     check_at_least("--beam", args.beam, 1, " (1 is greedy decoding)")
+    check_at_least("--temperature", args.temperature, 0, " (0 is greedy decoding)")
+    check_seed(args.seed)
+    if args.temperature is not None and args.beam != 1:
+        raise LmlabError("--beam and --temperature do not mix: beam search is not sampled; give one of them")
     run = open_run(args.run)
     config, tokenizer, model = load_model(run, args.checkpoint, args.device)
     if config.data.is_pair_task:
         return _evaluate_pairs(args, run, config, tokenizer, model)
+    if args.temperature is not None or args.seed is not None:
+        raise LmlabError(
+            "--temperature and --seed are for pair tasks (SCAN, arithmetic); a text run has no decoding"
+        )
     corpus = load_corpus(config.data, run.data_dir(args.data_dir), tokenizer)
     device = next(model.parameters()).device
     splits = _parse_splits(args.splits or "train,val", ("train", "val"))
@@ -83,10 +105,20 @@ def _evaluate_pairs(args: argparse.Namespace, run, config, tokenizer, model) -> 
         print(f"note: {task.name} has no test split; its held-out pairs are val, scored as val")
         splits = list(dict.fromkeys("val" if s == "test" else s for s in splits))
     for split in splits:
+        temperature = args.temperature or 0.0
         report = evaluate_translation(
-            model, tokenizer, task.split(split), split, args.beam, batch_size=args.batch_size or 512
+            model,
+            tokenizer,
+            task.split(split),
+            split,
+            args.beam,
+            batch_size=args.batch_size or 512,
+            temperature=temperature,
+            seed=args.seed,
         )
         decoding = "greedy" if args.beam == 1 else f"beam{args.beam}"
+        if temperature > 0:
+            decoding = f"t{temperature:g}" + (f"-seed{args.seed}" if args.seed is not None else "")
         out_dir = args.out / split if args.out else run.path / "eval" / f"{split}-{decoding}"
         paths = write_translation_report(report, out_dir)
         print("\n".join(summary_lines(report)))

@@ -72,3 +72,25 @@ def parse_int_list(flag: str, text: str) -> list[int]:
             f"{flag} takes whole numbers >= 0 separated by commas, e.g. {flag} 1,10,30, not {text!r}"
         )
     return values
+
+
+def parse_temperatures(text: str | None, default: float | None) -> list[tuple[str, float | None]]:
+    """--temperature "1.5,1.0,0.1": (label, value) per temperature, each checked >= 0; None: [default]."""
+    if text is None:
+        return [("default", default)]
+    temperatures = []
+    for label in (part.strip() for part in text.split(",")):
+        try:
+            value = float(label)
+        except ValueError:
+            raise LmlabError(
+                f"--temperature must be a number or comma-separated numbers (e.g. 1.0,0.5), not {text!r}"
+            ) from None
+        check_at_least("--temperature", value, 0, " (0 is greedy decoding)")
+        temperatures.append((label, value))
+    return temperatures
+
+
+def check_seed(seed: int | None) -> None:
+    if seed is not None and not 0 <= seed < 2**64:
+        raise LmlabError(f"--seed must be in [0, 2**64) (torch's generator seeds), not {seed}")

@@ -10,14 +10,14 @@ import sys
 from tqdm import tqdm
 
 from lmlab import __version__
-from lmlab.cli import attention, compare, info, metrics, plot, report, sample, sweep, train
+from lmlab.cli import attention, compare, data, info, metrics, plot, report, sample, sweep, train
 from lmlab.cli import eval as evaluate
 from lmlab.cli import next as next_token
 from lmlab.errors import LmlabError
 from lmlab.training import distributed
 
 # in help order
-COMMANDS = (train, sample, evaluate, plot, metrics, compare, attention, sweep, next_token, info, report)
+COMMANDS = (train, sample, evaluate, plot, metrics, compare, attention, sweep, next_token, info, data, report)
 
 
 def build_parser() -> argparse.ArgumentParser:

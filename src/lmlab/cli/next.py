@@ -14,16 +14,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_run_arguments(parser)
     parser.add_argument("--prompt", required=True, help="text (pair tasks: the words after <s>)")
     parser.add_argument("--top", type=int, default=10, help="how many tokens to list (default 10)")
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="show softmax(logits / T) (default 1.0: the model's own distribution; 0: greedy)",
+    )
     parser.set_defaults(handler=next_token)
 
 
 def next_token(args: argparse.Namespace) -> int:
     check_device(args.device)
     check_at_least("--top", args.top, 1)
+    check_at_least("--temperature", args.temperature, 0, " (0 puts all mass on the likeliest token)")
     config, tokenizer, model = load_model(open_run(args.run), args.checkpoint, args.device)
-    ranked = next_tokens(model, tokenizer, args.prompt, config.data.is_pair_task, args.top)
+    ranked = next_tokens(
+        model, tokenizer, args.prompt, config.data.is_pair_task, args.top, temperature=args.temperature
+    )
+    at = "" if args.temperature == 1.0 else f" at temperature {args.temperature:g}"
     print(
-        f"{args.run} ({args.checkpoint} checkpoint): the {len(ranked)} likeliest tokens after {args.prompt!r}"
+        f"{args.run} ({args.checkpoint} checkpoint): the {len(ranked)} likeliest tokens after "
+        f"{args.prompt!r}{at}"
     )
     print(f"{'rank':>4}  {'token':<16} {'id':>6}  {'probability':>11}")
     for rank, candidate in enumerate(ranked, start=1):

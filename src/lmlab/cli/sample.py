@@ -7,7 +7,7 @@ import sys
 
 import torch
 
-from lmlab.cli.flags import add_run_arguments, check_at_least, check_device
+from lmlab.cli.flags import add_run_arguments, check_at_least, check_device, check_seed, parse_temperatures
 from lmlab.errors import LmlabError
 from lmlab.generation.decode import stream
 from lmlab.generation.stop import StopFilter, generate_texts, parse_stop
@@ -22,7 +22,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_run_arguments(parser)
     parser.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
     parser.add_argument("--max-new-tokens", type=int, default=500)
-    parser.add_argument("--temperature", type=float, default=0.8, help="0 is greedy decoding")
+    parser.add_argument(
+        "--temperature",
+        help="0 is greedy decoding (default 0.8; pair tasks: greedy); several, comma-separated "
+        "(1.5,1.0,0.1), print one block each from the same --seed",
+    )
     parser.add_argument("--top-k", type=int, help="sample only among the k likeliest tokens")
     parser.add_argument(
         "--top-p", type=float, help="sample only among the likeliest tokens holding this much mass"
@@ -46,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def sample(args: argparse.Namespace) -> int:
     check_device(args.device)
-    check_at_least("--temperature", args.temperature, 0, " (0 is greedy decoding)")
+    temperatures = parse_temperatures(args.temperature, None)
     if args.top_p is not None and not 0 < args.top_p <= 1:  # NaN is refused too
         raise LmlabError(f"--top-p must be in (0, 1] (1 keeps every token), not {args.top_p}")
     for flag, value in (
@@ -56,18 +60,29 @@ def sample(args: argparse.Namespace) -> int:
         ("--beam", args.beam),
     ):
         check_at_least(flag, value, 1)
-    if args.seed is not None and not 0 <= args.seed < 2**64:
-        raise LmlabError(f"--seed must be in [0, 2**64) (torch's generator seeds), not {args.seed}")
+    check_seed(args.seed)
+    if args.temperature is not None and args.beam != 1:
+        raise LmlabError("--beam and --temperature do not mix: beam search is not sampled; give one of them")
     config, tokenizer, model = load_model(open_run(args.run), args.checkpoint, args.device)
-    if config.data.is_pair_task:
-        return _translate_prompt(args, tokenizer, model)
+    seed = args.seed if args.seed is not None else torch.seed()  # one start for every temperature
+    for i, (label, temperature) in enumerate(temperatures):
+        if len(temperatures) > 1:
+            sys.stdout.write(("\n" if i else "") + f"--- temperature {label} ---\n")
+        if config.data.is_pair_task:
+            _translate_prompt(args, tokenizer, model, temperature or 0.0, seed)
+        else:
+            _sample_text(args, tokenizer, model, 0.8 if temperature is None else temperature, seed)
+    return 0
+
+
+def _sample_text(args: argparse.Namespace, tokenizer, model, temperature: float, seed: int) -> None:
     device = next(model.parameters()).device
     prompt_ids, _ = read_prompt(tokenizer, args.prompt, False).fit(model.context_size).tensors(device)
     generator = torch.Generator(device=device)
-    generator.manual_seed(args.seed if args.seed is not None else torch.seed())
+    generator.manual_seed(seed)
     stops = [parse_stop(text) for text in args.stop]
     options = dict(
-        temperature=args.temperature,
+        temperature=temperature,
         top_k=args.top_k,
         top_p=args.top_p,
         use_cache=not args.no_cache,
@@ -79,7 +94,7 @@ def sample(args: argparse.Namespace) -> int:
             model, tokenizer, prompt_ids, args.num_samples, args.max_new_tokens, stops, **options
         )
         out.write(("\n" + "-" * 40 + "\n").join(args.prompt + text + "\n" for text in texts))
-        return 0
+        return
     for i in range(args.num_samples):
         if i:
             out.write("\n" + "-" * 40 + "\n")
@@ -97,13 +112,18 @@ def sample(args: argparse.Namespace) -> int:
         if not args.show_probs:
             out.write(stop_filter.push(text_stream.flush()) + stop_filter.flush())
         out.write("\n")
-    return 0
 
 
-def _translate_prompt(args: argparse.Namespace, tokenizer, model) -> int:
-    """`lmlab sample` on a pair task: the command's actions, greedy or by beam search."""
+def _translate_prompt(args: argparse.Namespace, tokenizer, model, temperature: float, seed: int) -> None:
+    """`lmlab sample` on a pair task: the command's actions, greedy, sampled or by beam search.
+
+    Sampled (temperature > 0): --num-samples draws, one a line, from the seeded generator; greedy
+    and beam search are deterministic, so they print one line.
+    """
     command = " ".join(args.prompt.split())
     check_words(tokenizer, command)
-    (actions,) = translate(model, tokenizer, [command], beam_width=args.beam)
-    print(actions)
-    return 0
+    count = args.num_samples if temperature > 0 else 1
+    predictions = translate(
+        model, tokenizer, [command] * count, beam_width=args.beam, temperature=temperature, seed=seed
+    )
+    print("\n".join(predictions))

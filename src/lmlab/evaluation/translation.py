@@ -48,7 +48,7 @@ class LengthBucket:
 @dataclass(frozen=True)
 class TranslationReport:
     split: str
-    decoding: str  # "greedy" or "beam 4"
+    decoding: str  # "greedy", "beam 4" or "sampled (temperature 0.5, seed 1)"
     examples: list[Example]
     seconds: float  # decoding time
 
@@ -76,12 +76,24 @@ class TranslationReport:
 
 
 def evaluate_translation(
-    model, tokenizer, pairs: list[Pair], split: str, beam_width: int = 1, batch_size: int = 512
+    model,
+    tokenizer,
+    pairs: list[Pair],
+    split: str,
+    beam_width: int = 1,
+    batch_size: int = 512,
+    temperature: float = 0.0,
+    seed: int | None = None,
 ) -> TranslationReport:
-    """Decode every source of `pairs` and compare with its reference."""
+    """Decode every source of `pairs` (greedy, beam, or sampled at temperature > 0) and compare."""
     start = time.perf_counter()
-    predictions = translate(model, tokenizer, [s for s, _ in pairs], beam_width, batch_size)
+    sources = [s for s, _ in pairs]
+    predictions = translate(
+        model, tokenizer, sources, beam_width, batch_size, temperature=temperature, seed=seed
+    )
     seconds = time.perf_counter() - start
     examples = [Example(s, t, p) for (s, t), p in zip(pairs, predictions, strict=True)]
     decoding = "greedy" if beam_width == 1 else f"beam {beam_width}"
+    if temperature > 0:
+        decoding = f"sampled (temperature {temperature:g}" + (f", seed {seed})" if seed is not None else ")")
     return TranslationReport(split, decoding, examples, seconds)

@@ -8,9 +8,11 @@ where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -47,6 +49,8 @@ class ComparisonRow:
     exact_match: float | None = None  # pair tasks: greedy decoding of the whole held-out split
     token_accuracy: float | None = None
     scored_split: str = ""  # pair tasks: that split, test (val for arithmetic, which has no test split)
+    # the config keys whose values differ between the compared runs (e.g. "model.n_layer": 4)
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_entry(entry: str, base_overrides: list[str]) -> RunConfig:
@@ -78,7 +82,30 @@ def compare(
             resume = (run_path / "checkpoints" / "last").exists()
             train(config, run_path, data_dir=data_dir, resume=resume, progress=progress)
         rows.append(_score(entry, RunDir(run_path), data_dir))
-    return rows
+    flat = [flatten_config(RunDir(out_dir / entry_slug(entry)).config()) for entry in configs]
+    keys = differing_keys(flat)
+    return [
+        dataclasses.replace(row, hyperparameters={key: values.get(key) for key in keys})
+        for row, values in zip(rows, flat, strict=True)
+    ]
+
+
+def flatten_config(config: RunConfig) -> dict[str, Any]:
+    """{"model.n_layer": 2, "train.lr": 0.001, ...}: every key of the config (the preset name aside)."""
+    return {
+        f"{section}.{key}": value
+        for section, values in config.to_dict().items()
+        if isinstance(values, dict)
+        for key, value in values.items()
+    }
+
+
+def differing_keys(configs: list[dict[str, Any]]) -> list[str]:
+    """The keys whose value is not the same in every config (a key one lacks counts as differing),
+    in the order they first appear."""
+    keys = list(dict.fromkeys(key for config in configs for key in config))
+    missing = object()
+    return [key for key in keys if len({repr(c.get(key, missing)) for c in configs}) > 1]
 
 
 def _finished(run_path: Path, max_steps: int) -> bool:

@@ -5,6 +5,8 @@ position; each batch is prefilled once and then decoded one position per step wi
 cache (keys and values for a transformer, the state for an LSTM).
 - greedy: the likeliest token at each step; a row that emits `</s>` leaves the batch, so the
   remaining rows no longer pay for it.
+- sampled (temperature > 0): like greedy, but each token is drawn from the tempered distribution
+  with a seeded torch.Generator, so one seed repeats the same predictions.
 - beam search of width k: k hypotheses per source scored by their summed log-probability; a
   finished hypothesis keeps its score and competes with the open ones until every beam of the
   source has finished (no length normalisation: targets here are deterministic).
@@ -19,6 +21,7 @@ import torch.nn.functional as F
 
 from lmlab.data.seq2seq import segment_ids
 from lmlab.errors import LmlabError
+from lmlab.generation.sampling import sample_next
 from lmlab.models.base import require_causal
 from lmlab.tokenizers.word import WordTokenizer
 
@@ -91,13 +94,24 @@ def translate(
     beam_width: int = 1,
     batch_size: int = 512,
     max_new_tokens: int | None = None,
+    temperature: float = 0.0,
+    seed: int | None = None,
 ) -> list[str]:
-    """Decode the target of every source (greedy when beam_width is 1), in the order given."""
+    """Decode the target of every source, in the order given: greedy when beam_width is 1 and
+    temperature 0, sampled at temperature > 0 (seeded by `seed`; None: a fresh seed)."""
     if beam_width < 1:
         raise LmlabError(f"beam width {beam_width} must be at least 1")
+    if temperature < 0 or temperature != temperature:
+        raise LmlabError(f"temperature {temperature} must be >= 0 (0 is greedy decoding)")
+    if temperature > 0 and beam_width > 1:
+        raise LmlabError("beam search and a temperature do not mix: give --beam or --temperature, not both")
     require_causal(model)
     model.eval()
     device = next(model.parameters()).device
+    generator = None
+    if temperature > 0:
+        generator = torch.Generator(device=device)
+        generator.manual_seed(seed if seed is not None else torch.seed())
     by_length: dict[int, list[int]] = defaultdict(list)
     prompts = [[tokenizer.bos_id, *tokenizer.encode(s)] for s in sources]
     for i, prompt in enumerate(prompts):
@@ -109,7 +123,9 @@ def translate(
         for start in range(0, len(indices), rows_per_batch):
             chunk = indices[start : start + rows_per_batch]
             prompt = torch.tensor([prompts[i] for i in chunk], device=device)
-            if beam_width == 1:
+            if temperature > 0:
+                decoded = _sampled(model, prompt, tokenizer.eos_id, limit, temperature, generator)
+            elif beam_width == 1:
                 decoded = _greedy(model, prompt, tokenizer.eos_id, limit)
             else:
                 decoded = _beam(model, prompt, tokenizer.eos_id, tokenizer.pad_id, beam_width, limit)
@@ -133,13 +149,29 @@ def _max_new(model, prompt_length: int, max_new_tokens: int | None) -> int:
 
 def _greedy(model, prompt: torch.Tensor, eos_id: int, max_new: int) -> list[list[int]]:
     """Greedy targets of a batch of equal-length prompts, each row stopping at </s>."""
+    return _decode_rows(model, prompt, eos_id, max_new, lambda logits: logits.argmax(dim=-1))
+
+
+def _sampled(
+    model, prompt: torch.Tensor, eos_id: int, max_new: int, temperature: float, generator: torch.Generator
+) -> list[list[int]]:
+    """Sampled targets of a batch of equal-length prompts: each token drawn at `temperature`."""
+
+    def choose(logits: torch.Tensor) -> torch.Tensor:
+        return sample_next(logits, temperature, generator=generator)[0].squeeze(1)
+
+    return _decode_rows(model, prompt, eos_id, max_new, choose)
+
+
+def _decode_rows(model, prompt: torch.Tensor, eos_id: int, max_new: int, choose) -> list[list[int]]:
+    """Token by token, `choose(logits (B, V)) -> tokens (B,)`; a row that emits </s> leaves the batch."""
     n = prompt.size(0)
     stepper = _Stepper(model, n)
     logits = stepper.start(prompt)
     live = torch.arange(n)  # original row of each row still decoding
     outputs: list[list[int]] = [[] for _ in range(n)]
     for step in range(max_new):
-        tokens = logits.argmax(dim=-1)
+        tokens = choose(logits)
         done = tokens == eos_id
         for row, token, finished in zip(live.tolist(), tokens.tolist(), done.tolist(), strict=True):
             if not finished:

@@ -21,9 +21,15 @@ class NextToken:
 
 @torch.inference_mode()
 def next_tokens(
-    model: nn.Module, tokenizer: Tokenizer, prompt: str, is_pair_task: bool, top: int
+    model: nn.Module,
+    tokenizer: Tokenizer,
+    prompt: str,
+    is_pair_task: bool,
+    top: int,
+    temperature: float = 1.0,
 ) -> list[NextToken]:
-    """The `top` likeliest next tokens after `prompt`, most likely first.
+    """The `top` likeliest next tokens after `prompt`, most likely first, with their probabilities
+    under softmax(logits / temperature) (1.0: the model's own; 0: all mass on the likeliest token).
 
     A prompt longer than the model's context is cut to its last context_size tokens, with a note.
     """
@@ -31,9 +37,19 @@ def next_tokens(
     read = read_prompt(tokenizer, prompt, is_pair_task).fit(model.context_size)
     idx, segments = read.tensors(next(model.parameters()).device)
     logits = model(idx, segments=segments)  # (1, T, V)
-    probabilities = torch.softmax(logits[0, -1].float(), dim=-1)
+    probabilities = tempered(logits[0, -1].float(), temperature)
     values, indices = probabilities.topk(min(top, probabilities.numel()))
     return [
         NextToken(int(i), tokenizer.token_text(int(i)), float(p))
         for p, i in zip(values.tolist(), indices.tolist(), strict=True)
     ]
+
+
+def tempered(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """softmax(logits / temperature); a temperature at or near 0 puts the mass on the likeliest token(s)."""
+    if temperature == 1.0:
+        return torch.softmax(logits, dim=-1)
+    if temperature == 0:
+        return torch.nn.functional.one_hot(logits.argmax(), logits.numel()).float()
+    shifted = logits - logits.max()  # <= 0, so a tiny temperature gives -inf, not NaN
+    return torch.softmax(shifted / max(temperature, torch.finfo(torch.float32).tiny), dim=-1)

@@ -23,7 +23,8 @@ class ComparisonFiles:
 
 
 def comparison_markdown(rows: list[ComparisonRow]) -> str:
-    """A Markdown table, the lowest val bits per character and the best exact match in bold.
+    """A Markdown table, the lowest val bits per character and the best exact match in bold; after the
+    parameters, a column per config key whose value differs between the runs (e.g. model.n_layer).
 
     Text runs report val loss per token and bits per character; only the latter compares runs with
     different tokenizers. Pair tasks report epochs and exact match. Text and pair runs may share a
@@ -53,10 +54,9 @@ def _columns(text: list[ComparisonRow], pairs: list[ComparisonRow]) -> list[tupl
     columns: list[tuple[str, str, Cell]] = [("run", left, lambda r: f"`{r.entry}`")]
     if text:
         columns += [("kind", left, lambda r: r.kind), ("tokenizer", left, lambda r: r.tokenizer or None)]
-    columns += [
-        ("parameters", right, lambda r: f"{r.parameters:,}"),
-        ("steps", right, lambda r: str(r.steps)),
-    ]
+    columns.append(("parameters", right, lambda r: f"{r.parameters:,}"))
+    columns += _hyperparameter_columns([*text, *pairs])
+    columns.append(("steps", right, lambda r: str(r.steps)))
     if text:
         columns.append(("seconds", right, lambda r: f"{r.seconds:.1f}"))
     if pairs:
@@ -80,6 +80,28 @@ def _columns(text: list[ComparisonRow], pairs: list[ComparisonRow]) -> list[tupl
             (sample, left, lambda r: None if r.exact_match is not None else r.sample.replace("|", "\\|"))
         )
     return columns
+
+
+def _hyperparameter_columns(rows: list[ComparisonRow]) -> list[tuple[str, str, Cell]]:
+    """A column per config key whose value differs between the runs (keys equal everywhere are left
+    out): what the entries changed, e.g. model.n_layer or train.lr."""
+    keys = list(dict.fromkeys(key for r in rows for key in r.hyperparameters))
+
+    def cell(key: str) -> Cell:
+        return lambda r: _value(r.hyperparameters[key]) if key in r.hyperparameters else None
+
+    return [(key, "---", cell(key)) for key in keys]
+
+
+def _value(value: object) -> str:
+    """A config value as a table cell, as JSON writes it (true, null, "" for an empty string)."""
+    if isinstance(value, bool) or value is None:
+        shown = json.dumps(value)
+    elif isinstance(value, str):
+        shown = value if value else '""'
+    else:
+        shown = str(value)
+    return shown.replace("|", "\\|")
 
 
 def _number(value: float | None, form: str, best: float | None = None) -> str | None:

@@ -4,6 +4,7 @@ RUN/config.json       resolved RunConfig (vocab_size filled in)
 RUN/tokenizer.json    the tokenizer
 RUN/metrics.jsonl     one JSON record per evaluation
 RUN/train_loss.jsonl  {"step", "loss"} per optimizer step: the loss of the batch it trained on
+RUN/environment.json  CPU, GPU, device, threads, torch and Python versions; each session's peak memory
 RUN/checkpoints/last  and RUN/checkpoints/best (lowest val loss)
 RUN/checkpoints/step-0000500  weights kept every train.snapshot_interval steps (attention over training)
 """
@@ -205,6 +206,7 @@ RUN_FILES = frozenset(
         "config.json",
         "tokenizer.json",
         "data.json",
+        "environment.json",
         "metrics.jsonl",
         "train_loss.jsonl",
         "checkpoints",

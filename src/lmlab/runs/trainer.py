@@ -22,6 +22,7 @@ from lmlab.data.batches import BatchSource, PairBatches, make_batches
 from lmlab.errors import LmlabError
 from lmlab.models.size import estimate_parameters
 from lmlab.runs.checkpoint import load_training_state, load_weights
+from lmlab.runs.environment import record_session_end, record_session_start
 from lmlab.runs.lock import locked
 from lmlab.runs.resume import check_resume_changes
 from lmlab.runs.run_dir import RunDir, check_fresh_folder, write_atomic
@@ -119,9 +120,12 @@ def train(
                 log.info("%s parameters, %d torch thread%s", f"{parameters:,}", threads, "s"[: threads > 1])
                 _write_run_files(run, config, data, resume, session.state.step)
                 run.remember_data_dir(data_dir)
+                record_session_start(run.path, session.device, threads, session.state.step, resume)
             try:
                 result = fit(session, run, stop_after_step, progress and dist.is_main)
             finally:
+                if dist.is_main:
+                    record_session_end(run.path, session.device, session.state.step)
                 # DDP's reducer holds the process group: let it go first, so that the group is torn down
                 # by destroy_process_group, which releases the GIL that gloo's threads may still need
                 # (torn down by the reducer instead, it can deadlock at exit)
