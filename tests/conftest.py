@@ -67,3 +67,14 @@ def tiny_config(*extra: str) -> RunConfig:
 
 def with_vocab(config: RunConfig, vocab_size: int = 65) -> RunConfig:
     return dataclasses.replace(config, model=dataclasses.replace(config.model, vocab_size=vocab_size))
+
+
+def one_clause_file(folder: Path, limit: int | None = None) -> Path:
+    """SCAN's one-clause commands (no 'and', no 'after': 102 of them, or the first `limit`) as a train
+    file of 'IN: ... OUT: ...' lines in `folder`: a pair task small enough for a test to learn."""
+    from lmlab.data.scan import generate_commands
+
+    clauses = [(c, a) for c, a in generate_commands() if " and " not in c and " after " not in c][:limit]
+    path = folder / "clauses.txt"
+    path.write_text("".join(f"IN: {c} OUT: {a}\n" for c, a in clauses))
+    return path

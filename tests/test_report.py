@@ -15,7 +15,6 @@ import pytest
 from lmlab.cli.main import main
 from lmlab.config import apply_overrides
 from lmlab.data.corpus import load_corpus
-from lmlab.data.scan import generate_commands
 from lmlab.evaluation.loss import evaluate_split
 from lmlab.experiments.sweep import SweepSpec, check_same_sweep, expand
 from lmlab.presets import load_preset
@@ -23,7 +22,7 @@ from lmlab.reports import ReportOptions, write_report
 from lmlab.runs.run_dir import RunDir, load_model
 from lmlab.runs.trainer import train
 
-from .conftest import SHARED_DATA, TINY, tiny_config
+from .conftest import SHARED_DATA, TINY, one_clause_file, tiny_config
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FAST = ReportOptions(data_dir=SHARED_DATA, max_new_tokens=40)  # short samples: the page is tested
@@ -104,9 +103,7 @@ def text_run(tmp_path_factory) -> Path:
 def scan_run(tmp_path_factory) -> Path:
     """A barely trained GPT on SCAN's one-clause commands: most test predictions are wrong."""
     folder = tmp_path_factory.mktemp("scan")
-    clauses = [(c, a) for c, a in generate_commands() if " and " not in c and " after " not in c]
-    train_file = folder / "clauses.txt"
-    train_file.write_text("".join(f"IN: {c} OUT: {a}\n" for c, a in clauses))
+    train_file = one_clause_file(folder)
     settings = ["model.n_layer=1", "model.n_head=2", "model.n_embd=16", "train.batch_size=16",
                 "train.max_steps=6", "train.eval_interval=3", "train.eval_steps=1", "train.device=cpu",
                 f"data.train_file={train_file}"]  # fmt: skip

@@ -12,7 +12,6 @@ from lmlab.cli.main import main
 from lmlab.config import apply_overrides
 from lmlab.data.batches import PairBatches
 from lmlab.data.pairs import load_pair_task
-from lmlab.data.scan import generate_commands
 from lmlab.errors import LmlabError
 from lmlab.evaluation.translation import Example, TranslationReport, evaluate_translation
 from lmlab.generation.translate import _beam, _greedy, check_words, translate
@@ -20,7 +19,7 @@ from lmlab.presets import load_preset
 from lmlab.runs.run_dir import RunDir, load_model
 from lmlab.runs.trainer import train
 
-from .conftest import SHARED_DATA
+from .conftest import SHARED_DATA, one_clause_file
 
 SMALL_SCAN = [
     "model.n_layer=2",
@@ -41,9 +40,7 @@ SMALL_SCAN = [
 def scan_run(tmp_path_factory):
     """A small GPT trained on SCAN's 102 one-clause commands (no 'and', no 'after'): it learns them."""
     folder = tmp_path_factory.mktemp("scan")
-    clauses = [(c, a) for c, a in generate_commands() if " and " not in c and " after " not in c]
-    train_file = folder / "clauses.txt"
-    train_file.write_text("".join(f"IN: {c} OUT: {a}\n" for c, a in clauses))
+    train_file = one_clause_file(folder)
     config = apply_overrides(load_preset("scan-simple"), [*SMALL_SCAN, f"data.train_file={train_file}"])
     train(config, folder / "run", progress=False)
     return folder / "run"
