@@ -19,7 +19,18 @@ from lmlab.recipes import recipe_names
 from lmlab.runs.run_dir import open_run
 
 HEADER_KEYS = ("n_layer", "n_head", "n_embd", "hidden_size", "block_size", "vocab_size")
-SWITCH_KEYS = ("position", "causal", "bias", "attention_bias", "mlp_bias", "lm_head_bias", "init_std")
+SWITCH_KEYS = (
+    "position",
+    "causal",
+    "bias",
+    "attention_bias",
+    "qkv_bias",
+    "attention_out_proj",
+    "mlp_bias",
+    "lm_head_bias",
+    "init",
+    "init_std",
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -68,7 +79,7 @@ def info(args: argparse.Namespace) -> int:
     # only the sizes this family reads (a bigram has no n_head, an LSTM no heads)
     sizes = [f"{k}={getattr(model, k)}" for k in HEADER_KEYS if key_applies(config, f"model.{k}")]
     print(f"{args.target}: {model.kind}, {', '.join(sizes)}")
-    switches = [f"{k}={_switch(model, k)}" for k in SWITCH_KEYS if key_applies(config, f"model.{k}")]
+    switches = [f"{k}={_switch(model, k)}" for k in SWITCH_KEYS if _shows(config, k)]
     if switches:
         print(f"  {', '.join(switches)}")
     for component, count in report.by_component.items():
@@ -79,6 +90,11 @@ def info(args: argparse.Namespace) -> int:
     print(f"  {'total':<20} {report.total:>12,}")
     print(f"  {'non-embedding':<20} {report.non_embedding:>12,}")
     return 0
+
+
+def _shows(config, key: str) -> bool:
+    """Whether `lmlab info` prints switch `key`: it applies to the family (init_std not under init=pytorch)."""
+    return key_applies(config, f"model.{key}") and not (key == "init_std" and config.model.init == "pytorch")
 
 
 def _switch(model: ModelConfig, key: str) -> str:

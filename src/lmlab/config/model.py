@@ -12,6 +12,10 @@ ATTENTION_KINDS = ("attention", "gpt")  # the kinds that split n_embd into n_hea
 NORMS = ("layernorm", "rmsnorm", "none")  # none: identity, as Nanda et al. 2023's grokking model
 POSITIONS = ("learned", "sinusoidal", "rotary", "none")  # none: no position signal (the BPE assignment)
 ACTIVATIONS = ("gelu", "relu")
+# gpt2: N(0, init_std) with GPT-2's smaller residual projections; normal: N(0, init_std) everywhere (the
+# minGPT/nanoGPT notebooks); pytorch: each layer's own default (nn.Linear, nn.Embedding), a notebook's start
+INITS = ("gpt2", "normal", "pytorch")
+DEFAULT_INIT_STD = 0.02
 # no machine holds a model with a dimension this large; the cap keeps size arithmetic within floats
 MAX_DIMENSION = 2**40
 SIZE_KEYS = ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "attention_window", "hidden_size")
@@ -36,8 +40,11 @@ class ModelConfig:
     # None: follow model.bias (the output layer: no bias, as GPT-2's); true/false: this layer only
     # (the arithmetic assignment: attention with bias, a bias-free MLP; assignment 004's output layer)
     attention_bias: bool | None = None
+    qkv_bias: bool | None = None  # None: follow attention_bias (assignment 004: q, k, v without bias)
     mlp_bias: bool | None = None
-    lm_head_bias: bool | None = None
+    lm_head_bias: bool | None = None  # None: GPT's output layer has none (GPT-2's), an LSTM's follows bias
+    # false: the heads' outputs go on without the C x C projection (assignment 004's single head)
+    attention_out_proj: bool = True
     tie_weights: bool = True
     norm: str = "layernorm"
     position: str = "learned"
@@ -49,7 +56,8 @@ class ModelConfig:
     segment_embeddings: bool = False  # GPT on (source, target) pairs: a learned vector per segment
     # GPT: std of the initial weights (GPT-2's 0.02; larger starts memorise faster); bigram: of the table
     # (1.0 is nn.Embedding's N(0, 1), assignment 004's untrained loss of 4.66)
-    init_std: float = 0.02
+    init_std: float = DEFAULT_INIT_STD
+    init: str = "gpt2"  # INITS; attention, bigram and bigram_embed have no residual: gpt2 = normal there
     # GPT: keep only each block's input during training and recompute the block in the backward pass:
     # activation memory of one block instead of n_layer, for about a third more compute
     checkpoint_activations: bool = False
@@ -92,6 +100,12 @@ class ModelConfig:
             f"model.mlp_ratio={self.mlp_ratio} must be positive and mlp_ratio·n_embd below 2**40 (e.g. 4)",
         )
         require(0 < self.init_std < math.inf, f"model.init_std={self.init_std} must be positive and finite")
+        require(self.init in INITS, f"model.init={self.init!r} is unknown; choose one of {INITS}")
+        require(
+            self.init != "pytorch" or self.init_std == DEFAULT_INIT_STD,
+            f"model.init_std={self.init_std} does not apply to model.init=pytorch (each layer's own default); "
+            "drop it or use model.init=normal",
+        )
         require(self.attention_window >= 0, f"model.attention_window={self.attention_window} must be >= 0")
         require(
             self.causal or self.attention_window == 0,
@@ -116,12 +130,18 @@ class ModelConfig:
         return self.bias if self.attention_bias is None else self.attention_bias
 
     @property
+    def qkv_has_bias(self) -> bool:
+        return self.attention_has_bias if self.qkv_bias is None else self.qkv_bias
+
+    @property
     def mlp_has_bias(self) -> bool:
         return self.bias if self.mlp_bias is None else self.mlp_bias
 
     @property
     def lm_head_has_bias(self) -> bool:
-        return bool(self.lm_head_bias)  # None: no bias, as GPT-2's output layer
+        if self.lm_head_bias is None:  # GPT: none, as GPT-2's; LSTM: as its gates (assignment 002's tables)
+            return self.bias and self.kind == "lstm"
+        return self.lm_head_bias
 
     @property
     def mlp_hidden(self) -> int:
@@ -144,8 +164,10 @@ MODEL_KEY_KINDS: dict[str, tuple[str, ...]] = {
     "dropout": ("attention", "gpt", "lstm"),
     "bias": ("attention", "gpt", "lstm"),  # bigram_embed's readout always has a bias
     "attention_bias": ATTENTION_KINDS,
+    "qkv_bias": ATTENTION_KINDS,
+    "attention_out_proj": ATTENTION_KINDS,
     "mlp_bias": ("gpt",),
-    "lm_head_bias": ("gpt",),  # attention, bigram_embed and lstm readouts always have a bias
+    "lm_head_bias": ("gpt", "lstm"),  # attention and bigram_embed readouts always have a bias
     "tie_weights": ("gpt",),
     "norm": ("gpt",),
     "position": ATTENTION_KINDS,  # attention: learned only
@@ -155,6 +177,7 @@ MODEL_KEY_KINDS: dict[str, tuple[str, ...]] = {
     "causal": ATTENTION_KINDS,
     "hidden_size": ("lstm",),
     "segment_embeddings": ("gpt",),
-    "init_std": ("gpt", "bigram"),  # attention and bigram_embed start from a fixed N(0, 0.02)
+    "init_std": ("gpt", "attention", "bigram", "bigram_embed"),  # the LSTM starts as torch's LSTM
+    "init": ("gpt", "attention", "bigram", "bigram_embed"),
     "checkpoint_activations": ("gpt",),
 }

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from lmlab.config.validation import require
 
-LR_DECAYS = ("cosine", "linear", "constant", "wsd")
+LR_DECAYS = ("cosine", "linear", "constant", "wsd", "cosine_floor")
 LOSS_AVERAGES = ("token", "sequence")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "bfloat16")

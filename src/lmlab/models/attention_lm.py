@@ -1,7 +1,8 @@
 """Attention-only language model (assignment 004, steps 1.3.2 and 1.3.3): no MLP, no residual, no norm.
 
 idx -> token + learned position embeddings -> one causal self-attention layer (model.n_head heads;
-n_head=1 is the single-head model) -> linear readout. The step between bigrams and transformers: each
+n_head=1 is the single-head model; model.attention_out_proj=false drops the C x C projection after
+the heads, as assignment 004's single head) -> linear readout. The step between bigrams and transformers: each
 token now mixes information from every earlier one.
 """
 
@@ -12,6 +13,7 @@ from torch import nn
 
 from lmlab.config import ModelConfig
 from lmlab.models.base import Inspection, LanguageModel
+from lmlab.models.init import init_weights
 from lmlab.models.kv_cache import KVCache, LayerCache
 from lmlab.models.layers import CausalSelfAttention
 
@@ -24,11 +26,7 @@ class AttentionLM(LanguageModel):
         self.position_embedding = nn.Embedding(config.block_size, config.n_embd)
         self.attn = CausalSelfAttention(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=True)
-        for module in self.modules():  # N(0, 0.02) weights, zero biases
-            if isinstance(module, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(module.weight, std=0.02)
-            if isinstance(module, nn.Linear) and module.bias is not None:
-                nn.init.zeros_(module.bias)
+        init_weights(self, config)  # N(0, model.init_std) weights, zero biases; or torch's defaults
 
     @property
     def context_size(self) -> int:

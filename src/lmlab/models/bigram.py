@@ -12,6 +12,7 @@ from torch import nn
 
 from lmlab.config import ModelConfig
 from lmlab.models.base import LanguageModel
+from lmlab.models.init import init_weights
 
 
 class Bigram(LanguageModel):
@@ -21,9 +22,9 @@ class Bigram(LanguageModel):
         super().__init__()
         self.config = config
         self.logits_table = nn.Embedding(config.vocab_size, config.vocab_size)
-        # N(0, model.init_std): 0.02 starts near uniform (loss ~ ln V); 1.0, nn.Embedding's default, is
-        # assignment 004's start, whose random logits cost about ln V + 1/2 (4.66 for V = 65)
-        nn.init.normal_(self.logits_table.weight, std=config.init_std)
+        # N(0, model.init_std): 0.02 starts near uniform (loss ~ ln V); model.init=pytorch (nn.Embedding's
+        # N(0, 1)) is assignment 004's start, whose random logits cost about ln V + 1/2 (4.66 for V = 65)
+        init_weights(self, config)
 
     @property
     def context_size(self) -> int:
@@ -40,9 +41,7 @@ class BigramEmbed(LanguageModel):
         self.config = config
         self.token_embedding = nn.Embedding(config.vocab_size, config.n_embd)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=True)
-        nn.init.normal_(self.token_embedding.weight, std=0.02)
-        nn.init.normal_(self.lm_head.weight, std=0.02)
-        nn.init.zeros_(self.lm_head.bias)
+        init_weights(self, config)
 
     @property
     def context_size(self) -> int:

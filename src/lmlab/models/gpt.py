@@ -19,6 +19,7 @@ from torch.utils.checkpoint import checkpoint
 
 from lmlab.config import ModelConfig
 from lmlab.models.base import Inspection, LanguageModel
+from lmlab.models.init import init_weights
 from lmlab.models.kv_cache import KVCache, LayerCache
 from lmlab.models.layers import Block, LayerNorm, RMSNorm, make_norm, sinusoidal_table
 
@@ -46,31 +47,14 @@ class GPT(LanguageModel):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Initialise every tensor (GPT-2 scheme):
+        """Initialise every tensor by model.init (lmlab.models.init; GPT-2's scheme by default).
 
-        - Linear and Embedding weights: N(0, s) with s = model.init_std (0.02, GPT-2's);
-        - the output projections that write into the residual stream (attn.out_proj, mlp.out_proj):
-          N(0, s / sqrt(2 * n_layer)), so the residual's variance does not grow with depth;
-        - biases: 0; norm weights: 1, norm biases: 0;
-        - with sinusoidal positions (amplitude 1) tokens must enter at that scale, not be drowned by
-          it: an untied token embedding is N(0, 1) (nn.Embedding's default, assignment 002's GPT); a tied
-          one is N(0, 1/n_embd) and read times sqrt(n_embd) (Vaswani et al. 2017, section 3.4), so
-          the output layer sharing it starts small.
+        With sinusoidal positions (amplitude 1) tokens must enter at that scale, not be drowned by it:
+        an untied token embedding is N(0, 1) (nn.Embedding's default, assignment 002's GPT); a tied one
+        is N(0, 1/n_embd) and read times sqrt(n_embd) (Vaswani et al. 2017, section 3.4), so the output
+        layer sharing it starts small.
         """
-        std = self.config.init_std
-        residual_std = std / math.sqrt(2 * self.config.n_layer)
-        for name, module in self.named_modules():
-            if isinstance(module, nn.Linear):
-                scale = residual_std if name.endswith("out_proj") else std
-                nn.init.normal_(module.weight, mean=0.0, std=scale)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Embedding):
-                nn.init.normal_(module.weight, mean=0.0, std=std)
-            elif isinstance(module, (LayerNorm, RMSNorm)):
-                nn.init.ones_(module.weight)
-                if getattr(module, "bias", None) is not None:
-                    nn.init.zeros_(module.bias)
+        init_weights(self, self.config)
         if self.config.position == "sinusoidal":
             std = self.config.n_embd**-0.5 if self.config.tie_weights else 1.0
             nn.init.normal_(self.token_embedding.weight, mean=0.0, std=std)

@@ -120,8 +120,12 @@ class CausalSelfAttention(nn.Module):
         self.head_size = config.head_size
         self.window = config.attention_window
         self.causal = config.causal
-        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.attention_has_bias)
-        self.out_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.attention_has_bias)
+        self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.qkv_has_bias)
+        self.out_proj = (
+            nn.Linear(config.n_embd, config.n_embd, bias=config.attention_has_bias)
+            if config.attention_out_proj
+            else nn.Identity()  # heads concatenated straight into what follows
+        )
         self.rotary = Rotary(config.head_size, config.block_size) if config.position == "rotary" else None
         self.dropout = config.dropout
         self.attn_dropout = nn.Dropout(config.dropout)

@@ -75,7 +75,7 @@ class LSTM(LanguageModel):
             for i in range(config.n_layer)
         )
         self.dropout = nn.Dropout(config.dropout)
-        self.lm_head = nn.Linear(hidden, config.vocab_size, bias=True)
+        self.lm_head = nn.Linear(hidden, config.vocab_size, bias=config.lm_head_has_bias)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -28,7 +28,9 @@ def estimate_parameters(config: ModelConfig) -> int:
         gates = 4 * hidden  # i, f, g, o
         biases = config.n_layer * gates if config.bias else 0
         layers = (C + hidden) * gates + (config.n_layer - 1) * 2 * hidden * gates + biases
-        return V * C + layers + hidden * V + V  # embedding, gates, readout with bias
+        return (
+            V * C + layers + hidden * V + (V if config.lm_head_has_bias else 0)
+        )  # embedding, gates, readout
     positions = config.block_size * C if config.position == "learned" else 0
     if config.kind == "attention":
         return V * C + positions + _attention(config) + C * V + V  # readout with bias
@@ -41,7 +43,9 @@ def estimate_parameters(config: ModelConfig) -> int:
 
 def _attention(config: ModelConfig) -> int:
     C = config.n_embd
-    return 4 * C * C + (4 * C if config.attention_has_bias else 0)  # qkv (C -> 3C) and out_proj (C -> C)
+    qkv = 3 * C * C + (3 * C if config.qkv_has_bias else 0)  # C -> 3C
+    out_proj = C * C + (C if config.attention_has_bias else 0) if config.attention_out_proj else 0
+    return qkv + out_proj
 
 
 def _norm(config: ModelConfig) -> int:

@@ -11,7 +11,8 @@ def lr_at(step: int, config: TrainConfig) -> float:
     """Learning rate for optimizer step `step` (0-based).
 
     Warm-up: lr * (step + 1) / warmup_steps for the first warmup_steps steps; then cosine, linear or
-    no decay from lr down to min_lr at max_steps; or (wsd) lr held until the last cooldown_length steps
+    no decay from lr down to min_lr at max_steps; or (cosine_floor, minGPT's) a cosine from lr towards 0
+    at max_steps, held at min_lr once it falls below; or (wsd) lr held until the last cooldown_length steps
     (cooldown_steps, or cooldown_fraction of max_steps), which fall linearly to min_lr.
     """
     if step < config.warmup_steps:
@@ -28,6 +29,8 @@ def lr_at(step: int, config: TrainConfig) -> float:
     progress = min(1.0, (step - config.warmup_steps) / decay_steps)
     if config.lr_decay == "linear":
         coefficient = 1.0 - progress
+    elif config.lr_decay == "cosine_floor":
+        return config.lr * max(config.min_lr / config.lr, 0.5 * (1.0 + math.cos(math.pi * progress)))
     else:
         coefficient = 0.5 * (1.0 + math.cos(math.pi * progress))
     return config.min_lr + coefficient * (config.lr - config.min_lr)
