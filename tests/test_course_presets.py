@@ -73,7 +73,8 @@ def test_the_size_estimate_agrees_with_the_built_model(name):
 
 def lstm_closed_form(V: int, d_e: int, d_h: int, L: int, b: int) -> int:
     """The arithmetic assignment's tables 1 (b = 1) and 2 (b = 0) for its LSTM language model."""
-    return V * d_e + 4 * (d_e + d_h) * d_h + 4 * d_h * b + (L - 1) * (8 * d_h**2 + 4 * d_h * b) + V * d_h + V * b
+    first_layer = 4 * (d_e + d_h) * d_h + 4 * d_h * b
+    return V * d_e + first_layer + (L - 1) * (8 * d_h**2 + 4 * d_h * b) + V * d_h + V * b
 
 
 def test_the_arithmetic_lstm_matches_the_assignments_closed_forms():
@@ -181,7 +182,8 @@ def test_without_output_projection_the_cached_decoder_matches_the_uncached(kind)
 
 
 def test_a_gpt_without_output_projection_trains_a_step():
-    model = built("course-transformer", "model.attention_out_proj=false", "model.n_layer=1", "model.n_embd=24")
+    smaller = ("model.n_layer=1", "model.n_embd=24")
+    model = built("course-transformer", "model.attention_out_proj=false", *smaller)
     model.train()
     idx = torch.randint(0, 65, (2, 16))
     loss = next_token_loss(model(idx[:, :-1]), idx[:, 1:])

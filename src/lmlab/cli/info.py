@@ -93,7 +93,7 @@ def info(args: argparse.Namespace) -> int:
 
 
 def _shows(config, key: str) -> bool:
-    """Whether `lmlab info` prints switch `key`: it applies to the family (init_std not under init=pytorch)."""
+    """Whether `lmlab info` prints switch `key`: the family reads it (init_std: not under init=pytorch)."""
     return key_applies(config, f"model.{key}") and not (key == "init_std" and config.model.init == "pytorch")
 
 

@@ -103,8 +103,8 @@ class ModelConfig:
         require(self.init in INITS, f"model.init={self.init!r} is unknown; choose one of {INITS}")
         require(
             self.init != "pytorch" or self.init_std == DEFAULT_INIT_STD,
-            f"model.init_std={self.init_std} does not apply to model.init=pytorch (each layer's own default); "
-            "drop it or use model.init=normal",
+            f"model.init_std={self.init_std} does not apply to model.init=pytorch (each layer's own "
+            "default); drop it or use model.init=normal",
         )
         require(self.attention_window >= 0, f"model.attention_window={self.attention_window} must be >= 0")
         require(

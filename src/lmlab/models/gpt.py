@@ -21,7 +21,7 @@ from lmlab.config import ModelConfig
 from lmlab.models.base import Inspection, LanguageModel
 from lmlab.models.init import init_weights
 from lmlab.models.kv_cache import KVCache, LayerCache
-from lmlab.models.layers import Block, LayerNorm, RMSNorm, make_norm, sinusoidal_table
+from lmlab.models.layers import Block, make_norm, sinusoidal_table
 
 
 class GPT(LanguageModel):
