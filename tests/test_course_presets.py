@@ -214,3 +214,13 @@ def test_course_presets_set_the_assignments_optimiser():
     arith = load_preset("course-arith-gpt").train
     assert (arith.lr, arith.weight_decay, arith.decay_all, arith.batch_size) == (1e-3, 1.0, True, 512)
     assert dataclasses.replace(arith, max_steps=1).max_steps == 1
+
+
+def test_norm_eps_reaches_every_norm_layer():
+    base = {"vocab_size": 20, "block_size": 8, "n_layer": 2, "n_head": 2, "n_embd": 16, "dropout": 0.0}
+    model = build_model(ModelConfig(**base, norm="rmsnorm", norm_eps=1e-8))
+    assert {model.blocks[0].norm_attn.eps, model.final_norm.eps} == {1e-8}
+    assert build_model(ModelConfig(**base, norm="rmsnorm")).final_norm.eps == 1e-6
+    assert build_model(ModelConfig(**base)).final_norm.eps == 1e-5
+    x = torch.randn(3, 16)
+    torch.testing.assert_close(model.final_norm(x), x / (x.pow(2).mean(-1, keepdim=True) + 1e-8).sqrt())

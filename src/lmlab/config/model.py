@@ -47,6 +47,7 @@ class ModelConfig:
     attention_out_proj: bool = True
     tie_weights: bool = True
     norm: str = "layernorm"
+    norm_eps: float = 0.0  # added to the variance; 0: the norm's usual 1e-5 (LayerNorm), 1e-6 (RMSNorm)
     position: str = "learned"
     activation: str = "gelu"
     mlp_ratio: float = 4.0
@@ -80,6 +81,7 @@ class ModelConfig:
             "pick n_embd as a multiple of n_head",
         )
         require(0.0 <= self.dropout < 1.0, f"model.dropout={self.dropout} must be in [0, 1)")
+        require(0 <= self.norm_eps < 1, f"model.norm_eps={self.norm_eps} must be in [0, 1) (0: the usual)")
         require(self.norm in NORMS, f"model.norm={self.norm!r} is unknown; choose one of {NORMS}")
         require(
             self.position in POSITIONS,
@@ -170,6 +172,7 @@ MODEL_KEY_KINDS: dict[str, tuple[str, ...]] = {
     "lm_head_bias": ("gpt", "lstm"),  # attention and bigram_embed readouts always have a bias
     "tie_weights": ("gpt",),
     "norm": ("gpt",),
+    "norm_eps": ("gpt",),
     "position": ATTENTION_KINDS,  # attention: learned only
     "activation": ("gpt",),
     "mlp_ratio": ("gpt",),

@@ -58,11 +58,12 @@ class RMSNorm(nn.Module):
 
 
 def make_norm(config: ModelConfig) -> nn.Module:
+    eps = {"eps": config.norm_eps} if config.norm_eps else {}  # 0: each norm's usual epsilon
     if config.norm == "rmsnorm":
-        return RMSNorm(config.n_embd)
+        return RMSNorm(config.n_embd, **eps)
     if config.norm == "none":
         return nn.Identity()
-    return LayerNorm(config.n_embd, bias=config.bias)
+    return LayerNorm(config.n_embd, bias=config.bias, **eps)
 
 
 def sinusoidal_table(n_positions: int, dim: int) -> torch.Tensor:
