@@ -178,10 +178,11 @@ def test_sweep_report(tmp_path):
     assert pieces.count("\\textbf{") >= 4 and "n\\_embd=16\\_seed=0" in pieces
 
 
-def test_a_folder_that_is_neither_gets_one_line(tmp_path, capsys):
+def test_a_folder_that_is_none_of_the_three_gets_one_line(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "neither config.json nor sweep.json" in error
+    assert error.count("\n") == 1 and "no config.json (a run), sweep.json (a sweep) or results.json" in error
+    assert "compare folder made by `lmlab compare --out`" in error
     assert not (tmp_path / "report").exists()
 
 

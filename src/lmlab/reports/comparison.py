@@ -9,10 +9,12 @@ from pathlib import Path
 
 from lmlab.experiments.compare import ComparisonRow, entry_slug
 from lmlab.plots.curves import plot_loss_curves
+from lmlab.reports.tables import Cell, Column, to_markdown
 from lmlab.runs.run_dir import RunDir
 
 NOT_APPLICABLE = "–"  # a column of the other kind of task (text or pairs)
-Cell = Callable[[ComparisonRow], str | None]  # None: the column does not apply to this row
+Text = Callable[[ComparisonRow], str | None]  # None: the column does not apply to this row
+Value = Callable[[ComparisonRow], float | None]
 
 
 @dataclass(frozen=True)
@@ -30,86 +32,100 @@ def comparison_markdown(rows: list[ComparisonRow]) -> str:
     different tokenizers. Pair tasks report epochs and exact match. Text and pair runs may share a
     table: a column that does not apply to a row shows "–".
     """
-    columns = _columns(
+    columns, cells = comparison_table(rows)
+    cells = [[Cell(f"`{row[0].text}`"), *row[1:]] for row in cells]  # the entry as code
+    return to_markdown(columns, cells)
+
+
+def comparison_table(rows: list[ComparisonRow]) -> tuple[list[Column], list[list[Cell]]]:
+    """The columns and cells of results.md (entries unquoted), for the Markdown file and the report."""
+    specs = _columns(
         [r for r in rows if r.exact_match is None], [r for r in rows if r.exact_match is not None]
     )
-    lines = [
-        "| " + " | ".join(header for header, _, _ in columns) + " |",
-        "|" + "|".join(align for _, align, _ in columns) + "|",
-    ]
-    for r in rows:
-        cells = [cell(r) for _, _, cell in columns]
-        lines.append("| " + " | ".join(NOT_APPLICABLE if c is None else c for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+    columns = [Column(s.header, s.best, s.align) for s in specs]
+    return columns, [[s.cell(r) for s in specs] for r in rows]
 
 
-def _columns(text: list[ComparisonRow], pairs: list[ComparisonRow]) -> list[tuple[str, str, Cell]]:
-    """(header, alignment, cell) of every column some row has: text columns, pair columns, or both."""
-    best_bits = min((r.val_bits_per_char for r in text), default=None)
-    best_match = max((r.exact_match for r in pairs), default=None)
-    best_loss = None if text else min(r.val_loss for r in pairs)  # only one kind of task compares losses
+@dataclass(frozen=True)
+class _Spec:
+    header: str
+    align: str  # "l" or "r"
+    text: Text
+    value: Value | None = None  # what `best` compares
+    best: str | None = None  # "min" or "max": the best value in bold
+
+    def cell(self, row: ComparisonRow) -> Cell:
+        shown = self.text(row)
+        return Cell(NOT_APPLICABLE if shown is None else shown, self.value(row) if self.value else None)
+
+
+def _columns(text: list[ComparisonRow], pairs: list[ComparisonRow]) -> list[_Spec]:
+    """Every column some row has: text columns, pair columns, or both."""
     splits = {r.scored_split for r in pairs}
     split = f"{splits.pop()} " if len(splits) == 1 else ""  # "test exact match", or mixed splits
-    left, right = "---", "---:"
-    columns: list[tuple[str, str, Cell]] = [("run", left, lambda r: f"`{r.entry}`")]
+    columns = [_Spec("run", "l", lambda r: r.entry)]
     if text:
-        columns += [("kind", left, lambda r: r.kind), ("tokenizer", left, lambda r: r.tokenizer or None)]
-    columns.append(("parameters", right, lambda r: f"{r.parameters:,}"))
+        columns += [
+            _Spec("kind", "l", lambda r: r.kind),
+            _Spec("tokenizer", "l", lambda r: r.tokenizer or None),
+        ]
+    columns.append(_Spec("parameters", "r", lambda r: f"{r.parameters:,}"))
     columns += _hyperparameter_columns([*text, *pairs])
-    columns.append(("steps", right, lambda r: str(r.steps)))
+    columns.append(_Spec("steps", "r", lambda r: str(r.steps)))
     if text:
-        columns.append(("seconds", right, lambda r: f"{r.seconds:.1f}"))
+        columns.append(_Spec("seconds", "r", lambda r: f"{r.seconds:.1f}"))
     if pairs:
         columns += [
-            ("epochs", right, lambda r: _number(r.epochs, "{:g}")),
-            ("s/epoch", right, lambda r: _number(r.seconds_per_epoch, "{:.1f}")),
+            _Spec("epochs", "r", lambda r: _number(r.epochs, "{:g}")),
+            _Spec("s/epoch", "r", lambda r: _number(r.seconds_per_epoch, "{:.1f}")),
         ]
     columns.append(
-        ("val loss/token" if text else "val loss", right, lambda r: _number(r.val_loss, "{:.4f}", best_loss))
+        _Spec(
+            "val loss/token" if text else "val loss",
+            "r",
+            lambda r: _number(r.val_loss, "{:.4f}"),
+            lambda r: r.val_loss,
+            None if text else "min",  # only one kind of task compares losses
+        )
     )
     if text:
-        columns.append(("val bits/char", right, lambda r: _number(r.val_bits_per_char, "{:.4f}", best_bits)))
+        bits = lambda r: _number(r.val_bits_per_char, "{:.4f}")  # noqa: E731
+        columns.append(_Spec("val bits/char", "r", bits, lambda r: r.val_bits_per_char, "min"))
     if pairs:
+        match = lambda r: _number(r.exact_match, "{:.2%}")  # noqa: E731
         columns += [
-            (f"{split}exact match", right, lambda r: _number(r.exact_match, "{:.2%}", best_match)),
-            (f"{split}token accuracy", right, lambda r: _number(r.token_accuracy, "{:.2%}")),
+            _Spec(f"{split}exact match", "r", match, lambda r: r.exact_match, "max"),
+            _Spec(f"{split}token accuracy", "r", lambda r: _number(r.token_accuracy, "{:.2%}")),
         ]
     if text:
         sample = "sample (temperature 0.8, two lines)"
-        columns.append(
-            (sample, left, lambda r: None if r.exact_match is not None else r.sample.replace("|", "\\|"))
-        )
+        columns.append(_Spec(sample, "l", lambda r: None if r.exact_match is not None else r.sample))
     return columns
 
 
-def _hyperparameter_columns(rows: list[ComparisonRow]) -> list[tuple[str, str, Cell]]:
+def _hyperparameter_columns(rows: list[ComparisonRow]) -> list[_Spec]:
     """A column per config key whose value differs between the runs (keys equal everywhere are left
     out): what the entries changed, e.g. model.n_layer or train.lr."""
     keys = list(dict.fromkeys(key for r in rows for key in r.hyperparameters))
 
-    def cell(key: str) -> Cell:
-        return lambda r: _value(r.hyperparameters[key]) if key in r.hyperparameters else None
+    def cell(key: str) -> Text:
+        return lambda r: value_text(r.hyperparameters[key]) if key in r.hyperparameters else None
 
-    return [(key, "---", cell(key)) for key in keys]
+    return [_Spec(key, "l", cell(key)) for key in keys]
 
 
-def _value(value: object) -> str:
+def value_text(value: object) -> str:
     """A config value as a table cell, as JSON writes it (true, null, "" for an empty string)."""
     if isinstance(value, bool) or value is None:
-        shown = json.dumps(value)
-    elif isinstance(value, str):
-        shown = value if value else '""'
-    else:
-        shown = str(value)
-    return shown.replace("|", "\\|")
+        return json.dumps(value)
+    if isinstance(value, str):
+        return value if value else '""'
+    return str(value)
 
 
-def _number(value: float | None, form: str, best: float | None = None) -> str | None:
-    """`value` formatted, in bold when it is the best; None when the row has no such value."""
-    if value is None:
-        return None
-    shown = form.format(value)
-    return f"**{shown}**" if value == best else shown
+def _number(value: float | None, form: str) -> str | None:
+    """`value` formatted; None when the row has no such value."""
+    return None if value is None else form.format(value)
 
 
 def write_comparison(rows: list[ComparisonRow], out_dir: Path) -> ComparisonFiles:

@@ -8,6 +8,7 @@ written into `folder` as PNG and PDF; samples come from seeded generators, so a 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from lmlab.config import RunConfig
 from lmlab.data.corpus import load_corpus
 from lmlab.data.pairs import PairTask, load_pair_task
+from lmlab.errors import LmlabError
 from lmlab.experiments.summary import summarize_run
 from lmlab.models.params import count_parameters
 from lmlab.plots.curves import plot_loss_curves
@@ -25,6 +27,12 @@ from lmlab.tokenizers import Tokenizer
 
 ARITHMETIC_PROMPT = "3 + 5 ="  # an equation the attention grid reads (when p > 5)
 ATTENTION_KINDS = ("gpt", "attention")  # the model kinds whose `inspect` returns attention weights
+DEFAULT_TEMPERATURES = (0.5, 0.8, 1.0)
+# what --temperature takes in a report, for the library's and the command line's refusals alike
+TEMPERATURES_RULE = (
+    "--temperature takes finite numbers > 0, comma-separated, for the report's samples "
+    "(e.g. 1.5,1.0,0.1; 0.0001 is all but greedy)"
+)
 
 
 @dataclass(frozen=True)
@@ -33,13 +41,14 @@ class ReportOptions:
     data_dir: Path | None = None
     prompt: str | None = None  # None: the corpus's first line, or default_pair_prompt
     device: str = "cpu"  # cpu keeps seeded samples identical from machine to machine
-    temperatures: tuple[float, ...] = (0.5, 0.8, 1.0)
+    temperatures: tuple[float, ...] | None = None  # a sample at each; None: DEFAULT_TEMPERATURES
     seed: int = 0
     max_new_tokens: int = 200
 
 
 def run_report(run: RunDir, folder: Path, options: ReportOptions) -> Report:
     """Every section of `run`'s report; figures are written into `folder`."""
+    check_options(run, options)
     config, tokenizer, model = load_model(run, options.checkpoint, options.device)
     metrics = run.metrics()
     kept = checkpoint_scores.checkpoints(run, options.checkpoint)
@@ -58,8 +67,9 @@ def run_report(run: RunDir, folder: Path, options: ReportOptions) -> Report:
         corpus = load_corpus(config.data, run.data_dir(options.data_dir), tokenizer)
         scores = checkpoint_scores.text_scores(run, corpus, kept, metrics, options.device)
         prompt = options.prompt or corpus_first_line(tokenizer, corpus.split("train"))
+        temperatures = options.temperatures or DEFAULT_TEMPERATURES
         items = model_outputs.samples(
-            model, tokenizer, prompt, options.temperatures, options.seed, options.max_new_tokens
+            model, tokenizer, prompt, temperatures, options.seed, options.max_new_tokens
         )
         outputs = [Section("samples", "Samples", items)]
     sections = [
@@ -79,6 +89,25 @@ def run_report(run: RunDir, folder: Path, options: ReportOptions) -> Report:
     return Report(f"lmlab report: {run.path.name}", subtitle, sections)
 
 
+def check_options(run: RunDir, options: ReportOptions) -> None:
+    """Refuse, before any work, temperatures a sample cannot take or a run that is not sampled."""
+    if options.temperatures is None:
+        return
+    check_temperatures(options.temperatures)
+    if run.config().data.is_pair_task:  # decoded greedily: every temperature would repeat one table
+        raise LmlabError(
+            "--temperature does not apply to a pair-task run: its report shows greedy test predictions, "
+            "not samples; leave it out, or score sampled decoding with `lmlab eval RUN --temperature T`"
+        )
+
+
+def check_temperatures(temperatures: tuple[float, ...]) -> None:
+    """Each a finite number > 0: 0 would be greedy decoding, not a sample (0.0001 is all but greedy)."""
+    bad = next((t for t in temperatures if not (math.isfinite(t) and t > 0)), None)
+    if bad is not None or not temperatures:
+        raise LmlabError(f"{TEMPERATURES_RULE}, not {'nothing' if bad is None else f'{bad:g}'}")
+
+
 def default_pair_prompt(config: RunConfig, task: PairTask) -> str:
     """Arithmetic: 3 + 5 = when the modulus has those numbers; otherwise the first test source."""
     if config.data.dataset == "arithmetic" and not task.tokenizer.unknown_words(ARITHMETIC_PROMPT):
@@ -95,14 +124,10 @@ def corpus_first_line(tokenizer: Tokenizer, train_ids) -> str:
 def _facts(
     run: RunDir, config: RunConfig, tokenizer: Tokenizer, model, metrics: list[dict[str, Any]]
 ) -> Table:
-    m = config.model
     parameters = count_parameters(model)
     pairs = [
         ("preset", config.preset),
-        (
-            "model",
-            f"{m.kind}, n_layer={m.n_layer}, n_head={m.n_head}, n_embd={m.n_embd}, block_size={m.block_size}",
-        ),
+        ("model", model_text(config)),
         ("vocabulary", f"{tokenizer.vocab_size:,} tokens ({config.data.tokenizer})"),
         ("parameters", f"{parameters.total:,} ({parameters.non_embedding:,} non-embedding)"),
     ]
@@ -111,19 +136,28 @@ def _facts(
         pairs += [
             ("steps", f"{last['step']:,} of {config.train.max_steps:,}"),
             ("tokens seen", f"{last['tokens']:,}" if "tokens" in last else "–"),
-            ("wall time", _duration(last.get("time"))),
-            ("training time (no evaluations)", _duration(last.get("train_time"))),
+            ("wall time", duration(last.get("time"))),
+            ("training time (no evaluations)", duration(last.get("train_time"))),
         ]
-        summary = summarize_run(metrics)
-        pairs.append(
-            ("lowest val loss (estimate)", f"{summary['L_val']:.4f} at step {summary['tf_L_val']:,}")
-        )
-        if "A_val" in summary:
-            pairs.append(("highest val accuracy", f"{summary['A_val']:.2%} at step {summary['tf_A_val']:,}"))
+        pairs += best_of_curves(metrics)
     return key_value_table(f"Run {run.path.name}.", pairs, ("quantity", "value"))
 
 
-def _duration(seconds: float | None) -> str:
+def best_of_curves(metrics: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The lowest val loss and highest val accuracy the training curve recorded, and their steps."""
+    summary = summarize_run(metrics)
+    pairs = [("lowest val loss (estimate)", f"{summary['L_val']:.4f} at step {summary['tf_L_val']:,}")]
+    if "A_val" in summary:
+        pairs.append(("highest val accuracy", f"{summary['A_val']:.2%} at step {summary['tf_A_val']:,}"))
+    return pairs
+
+
+def model_text(config: RunConfig) -> str:
+    m = config.model
+    return f"{m.kind}, n_layer={m.n_layer}, n_head={m.n_head}, n_embd={m.n_embd}, block_size={m.block_size}"
+
+
+def duration(seconds: float | None) -> str:
     if seconds is None:  # a run from before lmlab recorded times
         return "–"
     minutes, rest = divmod(round(seconds), 60)
