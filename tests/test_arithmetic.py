@@ -15,9 +15,11 @@ from lmlab.data.batches import PairBatches
 from lmlab.data.pairs import load_pair_task
 from lmlab.errors import LmlabError
 from lmlab.evaluation.training_scores import parameter_norm
+from lmlab.experiments.summary import summarize_run
 from lmlab.inspect.attention import attention_map
 from lmlab.loss import IGNORE_INDEX, sequence_loss_and_accuracy
 from lmlab.models import build_model
+from lmlab.plots.curves import loss_curves_figure
 from lmlab.presets import load_preset
 from lmlab.runs.checkpoint import load_weights
 from lmlab.runs.run_dir import RunDir, load_model
@@ -149,6 +151,15 @@ def test_a_run_records_accuracy_per_order_and_the_parameter_norm(tmp_path, prese
     load_weights(run.last_checkpoint, model)
     assert math.isclose(last["param_norm"], parameter_norm(model), rel_tol=1e-4)
     assert records[0]["param_norm"] != last["param_norm"]
+    # `lmlab plot` draws the binary and ternary equations' curves in rows of their own
+    assert main(["plot", str(run.path)]) == 0
+    assert (run.path / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    figure = loss_curves_figure({"run": records})
+    assert [ax.get_title() for ax in figure.axes][5] == (
+        "Training and validation accuracy: ternary (order 3) equations"
+    )
+    ternary = summarize_run(records, group="order3")
+    assert ternary["A_val"] == max(r["val_acc_order3"] for r in records)
 
 
 def test_bad_arithmetic_settings_name_the_fix():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from lmlab.evaluation.translation import Example, TranslationReport
 from lmlab.experiments.results import PointResult
 from lmlab.experiments.summary import aggregate, summarize_run
 from lmlab.experiments.sweep import SweepSpec
-from lmlab.plots import attention, breakdown, curves, sweep
+from lmlab.plots import attention, breakdown, curves, scales, sweep
 from lmlab.plots.figures import save_figure, text
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -173,3 +174,110 @@ def test_importing_the_plots_leaves_the_backend_alone():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["svg", "False"]
+
+
+ORDERS = [
+    dict(r, **{f"{split}_{m}_order{o}": r[f"{split}_{m}"] * (1 if o == 2 else 0.5)
+               for split in ("train", "val") for m in ("loss", "acc") for o in (2, 3)})
+    for r in RECORDS
+]  # fmt: skip  # ternary: half the loss and half the accuracy of binary
+
+
+def grid_results(spec: SweepSpec, records=RECORDS) -> list[PointResult]:
+    """A PointResult per grid point and budget, two seeds of made-up curves, P growing with the point."""
+    keys = list(spec.grid)
+    results = []
+    for i, values in enumerate(itertools.product(*spec.grid.values())):
+        seeds = [
+            [dict(r, val_loss=r["val_loss"] * (1 + 0.1 * s + 0.01 * i)) for r in records] for s in (0, 1)
+        ]
+        for budget in spec.budget_fractions:
+            metrics = aggregate([summarize_run(c, max_step=budget * 40) for c in seeds])
+            results.append(
+                PointResult(dict(zip(keys, values, strict=True)), budget, 100 * (i + 1), metrics, seeds)
+            )
+    return results
+
+
+def bar_ticks(fig: Figure) -> list[str]:
+    """The tick labels of a figure's colour bar (its last axes)."""
+    return [t.get_text() for t in fig.axes[-1].get_yticklabels()]
+
+
+def test_a_run_of_mixed_orders_gets_binary_and_ternary_rows(tmp_path):
+    fig = curves.loss_curves_figure({"gpt": ORDERS})
+    assert len(fig.axes) == 3 * 2  # all, binary, ternary × loss, accuracy
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[2:] == ["Training and validation loss: binary (order 2) equations",
+                          "Training and validation accuracy: binary (order 2) equations",
+                          "Training and validation loss: ternary (order 3) equations",
+                          "Training and validation accuracy: ternary (order 3) equations"]  # fmt: skip
+    val_acc = [line for line in fig.axes[5].get_lines() if line.get_label() == "gpt val"][0]
+    assert list(val_acc.get_ydata()) == [r["val_acc"] * 0.5 for r in RECORDS]
+    check_png(fig, tmp_path / "orders.png", n_axes=6)
+
+
+def test_a_sweep_of_mixed_orders_draws_each_order_curves():
+    spec = SweepSpec(preset="arith-gpt", grid={"preset": ["arith-gpt", "arith-lstm"]}, seeds=(0, 1))
+    figures = sweep.sweep_figures(spec, grid_results(spec, ORDERS))
+    assert sorted(figures) == ["curves", "curves_order2", "curves_order3", "summary_vs_parameters"]
+    ternary = figures["curves_order3"]
+    assert [ax.get_title() for ax in ternary.axes] == [
+        "train loss L_train(t)", "val loss L_val(t)", "train accuracy A_train(t)", "val accuracy A_val(t)"
+    ]  # fmt: skip
+    assert "ternary (order 3) curves" in ternary.get_suptitle()
+    gpt_val_acc = ternary.axes[3].get_lines()[0]
+    assert gpt_val_acc.get_label() == "preset=arith-gpt"
+    assert list(gpt_val_acc.get_ydata()) == [r["val_acc"] * 0.5 for r in RECORDS]
+
+
+def test_model_size_summaries_put_the_layers_on_a_colour_bar():
+    """The arithmetic assignment's question 5: metric against d (log2), one colour per L, per model."""
+    grid = {"preset": ["arith-gpt", "arith-lstm"], "model.n_layer": ["1", "2", "3"],
+            "model.n_embd": ["64", "128", "256"]}  # fmt: skip
+    spec = SweepSpec(preset="arith-gpt", grid=grid, seeds=(0, 1))
+    figures = sweep.sweep_figures(spec, grid_results(spec))
+    summaries = sorted(stem for stem in figures if stem.startswith("summary_preset"))
+    assert summaries == ["summary_preset=arith-gpt", "summary_preset=arith-lstm"]
+    assert "summary_vs_parameters" in figures
+    for stem in summaries:
+        fig = figures[stem]
+        assert len(fig.axes) == 8 + 1
+        bar = fig.axes[-1]
+        assert bar_ticks(fig) == ["1", "2", "3"] and bar.get_yscale() == "linear"
+        assert bar.get_ylabel() == "n_layer"
+        panel = fig.axes[1]  # L_val against d: one line per L, log2 x ticked at the widths
+        assert panel.get_xscale() == "log" and panel.get_yscale() == "log"
+        assert [t.get_text() for t in panel.get_xticklabels()] == ["64", "128", "256"]
+        assert len({tuple(bars.lines[0].get_color()) for bars in panel.containers}) == 3
+    curves_stems = sorted(stem for stem in figures if stem.startswith("curves"))
+    assert len(curves_stems) == 2 * 3 and "curves_preset=arith-lstm_n_layer=2" in curves_stems
+    assert bar_ticks(figures["curves_preset=arith-gpt_n_layer=1"]) == ["64", "128", "256"]
+
+
+def test_log2_colour_bars_tick_at_the_swept_values():
+    grid = {"preset": ["arith-gpt"], "train.batch_size": ["32", "64", "128", "256", "512"]}
+    spec = SweepSpec(preset="arith-gpt", grid=grid, seeds=(0, 1), budget_fractions=(0.5, 1.0))
+    figures = sweep.sweep_figures(spec, grid_results(spec))
+    bar = figures["curves_preset=arith-gpt"].axes[-1]
+    assert bar.get_yscale() == "log" and bar.get_ylabel() == "batch_size (log2 scale)"
+    assert bar_ticks(figures["curves_preset=arith-gpt"]) == ["32", "64", "128", "256", "512"]
+    assert len(bar.yaxis.get_minorticklocs()) == 0  # no 7×10¹-style decade subticks
+    summary = figures["summary_preset=arith-gpt"]
+    assert bar_ticks(summary) == ["0.5", "1"]  # α on the summaries' colour bar
+    assert summary.axes[0].get_xscale() == "log"
+    assert [t.get_text() for t in summary.axes[0].get_xticklabels()] == ["32", "64", "128", "256", "512"]
+    assert scales.is_log2("model.n_layer", [1, 2, 4]) and not scales.is_log2("model.n_layer", [1, 2, 3])
+    assert not scales.is_log2("train.weight_decay", [0.25, 0.5, 0.75, 1.0])
+
+
+def test_a_point_some_seed_never_reached_is_left_out_of_the_summaries():
+    never = [dict(r, val_acc=min(r["val_acc"], 0.5)) for r in RECORDS]
+    spec = SweepSpec(preset="arith-gpt", grid={"train.weight_decay": ["0.5", "1"]}, seeds=(0, 1))
+    results = grid_results(spec)
+    results[0] = PointResult(results[0].point, 1.0, 100, aggregate([summarize_run(never)] * 2), [never] * 2)
+    panel = sweep.summary_figures(spec, results)["summary"].axes[7]  # t_f(A_val)
+    assert panel.get_title() == "t_f(A_val)"
+    (bars,) = panel.containers  # one errorbar series, its data line first
+    line = bars.lines[0]
+    assert list(line.get_xdata()) == [1.0] and list(line.get_ydata()) == [40]

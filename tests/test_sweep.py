@@ -15,11 +15,17 @@ import pytest
 
 from lmlab.cli.main import main
 from lmlab.errors import LmlabError
+from lmlab.experiments.results import collect
 from lmlab.experiments.summary import aggregate, summarize_run
 from lmlab.experiments.sweep import SweepSpec, expand
+from lmlab.models import build_model
+from lmlab.models.params import count_parameters
 from lmlab.recipes import load_recipe, recipe_names
+from lmlab.reports.sweep_tables import table, table_caption, write_tables
 from lmlab.reports.tables import Cell, Column, to_latex, to_markdown
 from lmlab.runs.run_dir import RunDir
+
+from .conftest import with_vocab
 
 TINY = [
     "--set", "model.n_layer=1", "--set", "model.n_head=2", "--set", "model.n_embd=16",
@@ -174,3 +180,98 @@ def test_workers_stop_when_the_sweep_process_is_killed(tmp_path):
     sizes = [(run / "metrics.jsonl").stat().st_size for run in runs]
     time.sleep(3)
     assert [(run / "metrics.jsonl").stat().st_size for run in runs] == sizes, "orphaned workers kept training"
+
+
+NEVER = [dict(r, val_acc=min(r["val_acc"], 0.5)) for r in RECORDS]  # memorises, never generalises
+SMALL = ["model.n_layer=1", "model.n_head=2", "model.n_embd=16", "train.max_steps=40"]
+
+
+def fake_sweep(out: Path, spec: SweepSpec, records_of) -> None:
+    """Run folders as `lmlab sweep` leaves them, with made-up metrics: records_of(run) -> its records."""
+    for run in expand(spec):
+        folder = RunDir(out / "runs" / run.name)
+        folder.path.mkdir(parents=True)
+        folder.config_file.write_text(with_vocab(run.config, 37).to_json())
+        for record in records_of(run):
+            folder.append_metrics(record)
+
+
+def test_the_compute_column_is_p_times_b_times_t(tmp_path):
+    spec = SweepSpec(preset="arith-gpt", grid={"train.batch_size": ["32", "64"]}, overrides=tuple(SMALL),
+                     budget_fractions=(0.5, 1.0))  # fmt: skip
+    fake_sweep(tmp_path, spec, lambda run: RECORDS)
+    results = collect(spec, tmp_path)
+    model = with_vocab(expand(spec)[0].config, 37).model
+    P = count_parameters(build_model(model)).non_embedding
+    assert {(r.point["train.batch_size"], r.budget, r.compute) for r in results} == {
+        ("32", 0.5, P * 32 * 20), ("32", 1.0, P * 32 * 40), ("64", 0.5, P * 64 * 20), ("64", 1.0, P * 64 * 40)
+    }  # fmt: skip
+    columns, rows = table(spec, results)
+    c = [col.name for col in columns].index("C = P·B·T")
+    assert [row[c].text for row in rows] == [f"{P * b * t:.3g}" for b in (32, 64) for t in (20, 40)]
+    assert columns[c].best is None  # a cost, not a score: never bold
+    csv = write_tables(spec, results, tmp_path)[2].read_text().splitlines()
+    # α = 0.5 stops at step 20, before val accuracy reaches 0.9: t_f(A_val) and both Δt missed, once
+    assert csv[1].endswith(f",all,32,20,{P * 32 * 20},0,1,1,1")
+
+
+def test_a_t_f_never_reached_reads_not_reached_and_is_never_bold(tmp_path):
+    spec = SweepSpec(preset="arith-gpt", grid={"train.weight_decay": ["0.5", "1"]}, seeds=(0, 1),
+                     overrides=tuple(SMALL))  # fmt: skip
+    # weight decay 1 generalises on both seeds; 0.5 on seed 1 only
+    fake_sweep(tmp_path, spec, lambda run: NEVER if run.point["train.weight_decay"] == "0.5" and run.seed == 0
+               else RECORDS)  # fmt: skip
+    half = aggregate([summarize_run(NEVER), summarize_run(RECORDS)])
+    assert (half["tf_A_val"].mean, half["tf_A_val"].n, half["tf_A_val"].unreached) == (30, 1, 1)
+    assert half["tf_A_train"].unreached == 0  # it did memorise: that t_f stands
+    never = aggregate([summarize_run(NEVER)] * 2)
+    assert never["tf_A_val"].n == 0 and never["dt_A"].unreached == never["dt_L"].unreached == 2
+    markdown = write_tables(spec, collect(spec, tmp_path), tmp_path)[0].read_text()
+    cells = [
+        [c.strip() for c in line.strip("|").split("|")] for line in markdown.splitlines() if line[:2] == "| "
+    ]
+    rows = {row[0]: row for row in cells}
+    header = rows["train.weight_decay"]
+    tf_a_val, dt_a = header.index("t_f(A_val)"), header.index("Δt(A)")
+    assert rows["0.5"][tf_a_val] == "30 (not reached by 1 of 2)"
+    assert rows["1"][tf_a_val] == "**30 ± 0**"  # the only point every seed reached is the best
+    assert rows["0.5"][dt_a] == "20 (not reached by 1 of 2)"
+    assert "**not reached" not in markdown and "not reached" in markdown
+    latex = (tmp_path / "summary.tex").read_text()
+    assert "\\textbf{30 $\\pm$ 0}" in latex and "\\textbf{30 (not" not in latex
+    spec_never = SweepSpec(preset="arith-gpt", grid={"train.weight_decay": ["0.25"]}, overrides=tuple(SMALL))
+    fake_sweep(tmp_path / "never", spec_never, lambda run: NEVER)
+    columns, (row,) = table(spec_never, collect(spec_never, tmp_path / "never"))
+    cells = {col.name: cell for col, cell in zip(columns, row, strict=True)}
+    for name in ("t_f(A_val)", "Δt(A)", "Δt(L)"):
+        assert cells[name].text == "not reached" and cells[name].value is None
+    assert cells["t_f(A_train)"].text == "10"
+
+
+def test_mixed_orders_get_a_row_per_order(tmp_path):
+    spec = load_recipe("arith-orders")
+    spec = SweepSpec(spec.preset, spec.grid, (0,), (*spec.overrides, *SMALL))
+
+    def records(run):  # binary learnt by step 20, ternary by 30; the LSTM's ternary never
+        ternary = 0.5 if run.point["preset"] == "arith-lstm" else 1.0
+        orders = [
+            {"val_acc_order2": min(1.0, r["val_acc"] * 2), "val_acc_order3": r["val_acc"] * ternary,
+             "val_loss_order2": r["val_loss"] / 2, "val_loss_order3": r["val_loss"] * 2}
+            for r in RECORDS
+        ]  # fmt: skip
+        return [r | o for r, o in zip(RECORDS, orders, strict=True)]
+
+    fake_sweep(tmp_path, spec, records)
+    results = collect(spec, tmp_path)
+    assert sorted(results[0].groups) == ["order2", "order3"]
+    columns, rows = table(spec, results)
+    names = [c.name for c in columns]
+    assert names[:2] == ["preset", "group"]
+    cells = {(row[0].text, row[1].text): row for row in rows}
+    assert sorted(cells) == [(p, g) for p in ("arith-gpt", "arith-lstm") for g in ("all", "order2", "order3")]
+    tf_a_val, l_val = names.index("t_f(A_val)"), names.index("L_val")
+    assert cells[("arith-gpt", "order2")][tf_a_val].text == "20"
+    assert cells[("arith-gpt", "order3")][tf_a_val].text == "30"
+    assert cells[("arith-lstm", "order3")][tf_a_val].text == "not reached"
+    assert cells[("arith-gpt", "order3")][l_val].text == "0.4000"  # 2 × the lowest val loss, 0.2
+    assert "order3 ternary" in table_caption(spec, grouped=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lmlab.experiments.summary import Aggregate, aggregate, summarize_run
+from lmlab.experiments.summary import Aggregate, aggregate, groups_of, summarize_run
 from lmlab.experiments.sweep import SweepRun, SweepSpec, expand
 from lmlab.models import build_model
 from lmlab.models.params import count_parameters
@@ -22,6 +23,14 @@ class PointResult:
     parameters: int  # non-embedding parameters (token and position tables excluded), assignment 002's P
     metrics: dict[str, Aggregate]
     curves: list[list[dict[str, Any]]]  # each seed's metrics records (all steps)
+    batch_size: int = 0  # B: sequences per optimizer step
+    steps: int = 0  # T: the training steps the summaries count (α·max_steps, or fewer if cut short)
+    groups: dict[str, dict[str, Aggregate]] = field(default_factory=dict)  # e.g. "order3" -> its metrics
+
+    @property
+    def compute(self) -> int:
+        """C ≈ P·B·T, the arithmetic assignment's estimate of non-embedding training compute."""
+        return self.parameters * self.batch_size * self.steps
 
 
 def collect(spec: SweepSpec, out_dir: Path) -> list[PointResult]:
@@ -35,9 +44,25 @@ def collect(spec: SweepSpec, out_dir: Path) -> list[PointResult]:
         curves = [d.metrics() for d in run_dirs if d.metrics_file.exists()]
         if not curves:
             continue
-        parameters = count_parameters(build_model(run_dirs[0].config().model)).non_embedding
+        config = run_dirs[0].config()
+        parameters = count_parameters(build_model(config.model)).non_embedding
         max_steps = runs[0].config.train.max_steps
+        last = max((c[-1]["step"] for c in curves if c), default=0)
+        groups = sorted({g for c in curves for g in groups_of(c)})
         for budget in spec.budget_fractions:
-            summaries = [summarize_run(c, max_step=budget * max_steps) for c in curves]
-            results.append(PointResult(dict(point_items), budget, parameters, aggregate(summaries), curves))
+            limit = math.floor(budget * max_steps + 1e-9)  # 0.29 · 100 is 28.99…: still step 29
+            summaries = [summarize_run(c, max_step=limit) for c in curves]
+            by_group = {g: aggregate([summarize_run(c, limit, group=g) for c in curves]) for g in groups}
+            steps = min(limit, last)
+            result = PointResult(
+                dict(point_items),
+                budget,
+                parameters,
+                aggregate(summaries),
+                curves,
+                config.train.sequences_per_step,
+                steps,
+                by_group,
+            )
+            results.append(result)
     return results

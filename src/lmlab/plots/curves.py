@@ -1,4 +1,5 @@
-"""Loss curves of one or several runs on one figure, with accuracy beside them when runs record it."""
+"""Loss curves of one or several runs on one figure, with accuracy beside them when runs record it,
+and a row of each for every group the runs score apart (binary and ternary equations)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from lmlab.errors import LmlabError
-from lmlab.plots.figures import check_format, save_figure, text
+from lmlab.experiments.summary import groups_of
+from lmlab.plots.figures import check_format, group_title, save_figure, text
 
 X_AXES = {"step": "step", "epoch": "epoch (passes over the train split)", "tokens": "tokens seen"}
 
@@ -25,34 +27,41 @@ def loss_curves_figure(
     """Returns a Figure of train (dashed) and val (solid) loss against `x`; one colour per run.
 
     `runs` maps a label to its metrics records. Runs of pair tasks also record accuracy (every target
-    token right): it gets a second panel, so the figure has one axes or two. `train_losses` maps a
+    token right): it gets a second panel, so the figure has one axes or two per row. Runs that score
+    groups apart (`val_acc_order2`, ...: the arithmetic assignment's binary and ternary equations) get
+    a row per group below the row over every example. `train_losses` maps a
     label to its per-step {"step", "loss"} records (RunDir.train_losses), drawn thin and light beneath
     the evaluations. `x` is step, tokens, or epoch (runs of pair tasks only).
     """
     _check_x(runs, x)
     with_accuracy = any("val_acc" in r for records in runs.values() for r in records)
-    fig = Figure(figsize=(14 if with_accuracy else 8, 5))
-    axes = fig.subplots(1, 2 if with_accuracy else 1, squeeze=False)
+    groups = sorted({g for records in runs.values() for g in groups_of(records)})
+    fig = Figure(figsize=(14 if with_accuracy else 8, 5 * (1 + len(groups))))
+    axes = fig.subplots(1 + len(groups), 2 if with_accuracy else 1, squeeze=False)
     panels = [("loss", "loss (nats per token)")] + (
         [("acc", "accuracy (whole target right)")] if with_accuracy else []
     )
-    for ax, (metric, label) in zip(axes[0], panels, strict=True):
-        for i, (name, records) in enumerate(runs.items()):
-            colour = f"C{i % 10}"
-            if metric == "loss" and (train_losses or {}).get(name):
-                _per_step(ax, records, train_losses[name], x, colour, name)
-            for split, style in (("train", "--"), ("val", "-")):
-                points = [(r[x], r[f"{split}_{metric}"]) for r in records if f"{split}_{metric}" in r]
-                if points:
-                    steps, values = zip(*points, strict=True)
-                    ax.plot(steps, values, style, color=colour, label=text(f"{name} {split}"))
-        ax.set_xlabel(X_AXES[x])
-        ax.set_ylabel(label)
-        ax.grid(True, alpha=0.3)
-        ax.legend()
-    axes[0][0].set_title("Training and validation loss")
-    if with_accuracy:
-        axes[0][1].set_title("Training and validation accuracy")
+    for row, group in zip(axes, ["", *groups], strict=True):
+        suffix = f"_{group}" if group else ""
+        for ax, (metric, label) in zip(row, panels, strict=True):
+            for i, (name, records) in enumerate(runs.items()):
+                colour = f"C{i % 10}"
+                if metric == "loss" and not group and (train_losses or {}).get(name):
+                    _per_step(ax, records, train_losses[name], x, colour, name)
+                for split, style in (("train", "--"), ("val", "-")):
+                    field = f"{split}_{metric}{suffix}"
+                    points = [(r[x], r[field]) for r in records if field in r]
+                    if points:
+                        steps, values = zip(*points, strict=True)
+                        ax.plot(steps, values, style, color=colour, label=text(f"{name} {split}"))
+            ax.set_xlabel(X_AXES[x])
+            ax.set_ylabel(label)
+            ax.grid(True, alpha=0.3)
+            ax.legend()
+        where = f": {group_title(group)} equations" if group else ""
+        row[0].set_title(f"Training and validation loss{where}")
+        if with_accuracy:
+            row[1].set_title(f"Training and validation accuracy{where}")
     fig.suptitle(text(title or ", ".join(runs)))
     fig.tight_layout()
     return fig

@@ -6,6 +6,7 @@ a notebook's backend; they render inline in Jupyter and save to any format matpl
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,16 @@ from matplotlib.figure import Figure
 from lmlab.errors import LmlabError
 
 FORMATS = tuple(sorted(FigureCanvasBase.get_supported_filetypes()))  # png, pdf, svg, ...
+ORDER_NAMES = {2: "binary", 3: "ternary"}
+
+
+def group_title(group: str) -> str:
+    """How a figure names a metrics group: "order3" -> "ternary (order 3)"; others as they are."""
+    match = re.fullmatch(r"order(\d+)", group)
+    if not match:
+        return group
+    order = int(match.group(1))
+    return f"{ORDER_NAMES.get(order, f'order-{order}')} (order {order})"
 
 
 def text(label: Any) -> str:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from lmlab.errors import LmlabError
 from lmlab.experiments.results import collect
-from lmlab.experiments.summary import LABELS, SUMMARY_COLUMNS, summarize_run
+from lmlab.experiments.summary import LABELS, REACHED, SUMMARY_COLUMNS, summarize_run, unreached
 from lmlab.experiments.sweep import SweepSpec, expand
 from lmlab.plots.curves import plot_loss_curves
 from lmlab.plots.sweep import plot_sweep
 from lmlab.reports.document import Figure, Item, Paragraph, Report, Section, Table, key_value_table
-from lmlab.reports.sweep_tables import table, table_caption
+from lmlab.reports.sweep_tables import NOT_REACHED, table, table_caption
 from lmlab.reports.tables import Cell, Column
 from lmlab.runs.run_dir import RunDir
 
@@ -22,7 +22,9 @@ RUN_COLUMNS = ("L_train", "L_val", "A_train", "A_val", "tf_A_val")  # per-run ta
 MOST_CURVES_ON_ONE_PLOT = 8  # more runs than this make the all-runs loss plot unreadable
 FIGURE_CAPTIONS = {
     "curves": "Curves against step, mean ± std over seeds, one colour per value of the last swept key.",
-    "summary": "Summary metrics (best over training, and the step reaching it) against the last swept key.",
+    "curves_order": "The same curves over one operation order's equations alone (binary or ternary).",
+    "summary": "Summary metrics (best over training, and the step reaching it) against the last swept key; "
+    "points some seed never reached are left out.",
     "summary_vs_parameters": "Summary metrics against non-embedding parameters, one series per preset.",
 }
 
@@ -46,7 +48,7 @@ def sweep_report(path: Path, folder: Path) -> Report:
             f"{len(curves)} of {len(runs)} runs have results: preset {spec.preset}, grid "
             f"{_grid_text(spec)}, seeds {', '.join(map(str, spec.seeds))}."
         ),
-        Table(table_caption(spec), columns, rows),
+        Table(table_caption(spec, grouped=any(r.groups for r in results)), columns, rows),
     ]
     sections = [
         Section("summary", "Summary over seeds", summary),
@@ -71,13 +73,20 @@ def _runs_table(curves: dict[str, list[dict]]) -> Table:
     rows = []
     for name, summary in summaries.items():
         row = [Cell(name), Cell(f"{curves[name][-1]['step']:,}")]
+        missed = unreached(summary)
         for m in metrics:
             value = summary.get(m)
-            row.append(Cell("–") if value is None else Cell(_format(m, value), value))
+            if m in missed:
+                row.append(Cell(NOT_REACHED))
+            elif value is None:
+                row.append(Cell("–"))
+            else:
+                row.append(Cell(_format(m, value), value))
         rows.append(row)
     caption = (
         "Each run's lowest loss L and highest accuracy A over training (estimates on a few batches), "
-        "and t_f(A_val), the first step reaching its best val accuracy; best of each column in bold."
+        f"and t_f(A_val), the first step reaching its best val accuracy ({NOT_REACHED} below accuracy "
+        f"{REACHED:g}); best of each column in bold."
     )
     return Table(caption, columns, rows)
 
