@@ -224,3 +224,17 @@ def test_norm_eps_reaches_every_norm_layer():
     assert build_model(ModelConfig(**base)).final_norm.eps == 1e-5
     x = torch.randn(3, 16)
     torch.testing.assert_close(model.final_norm(x), x / (x.pow(2).mean(-1, keepdim=True) + 1e-8).sqrt())
+
+
+def test_constant_segments_add_one_learned_vector_at_every_position():
+    model = built("course-scan-baseline").eval()
+    assert model.config.segments_constant
+    idx = torch.randint(0, 23, (2, 9))
+    source_target = torch.tensor([[0] * 4 + [1] * 5] * 2)
+    # whatever segments a caller passes, every position gets segment 1's vector
+    torch.testing.assert_close(model(idx, segments=source_target), model(idx))
+    with torch.no_grad():
+        model.segment_embedding.weight[0] += 1.0  # segment 0's vector is never read
+    torch.testing.assert_close(model(idx, segments=source_target), model(idx))
+    with pytest.raises(LmlabError, match="needs model.segment_embeddings=true"):
+        ModelConfig(segments_constant=True)

@@ -55,6 +55,8 @@ class ModelConfig:
     causal: bool = True  # false: every position sees every other, future included (it cannot generate)
     hidden_size: int = 0  # LSTM hidden width; 0 means n_embd
     segment_embeddings: bool = False  # GPT on (source, target) pairs: a learned vector per segment
+    # true: segment 1's vector at every position, a learned bias (the SCAN assignment's starter code)
+    segments_constant: bool = False
     # GPT: std of the initial weights (GPT-2's 0.02; larger starts memorise faster); bigram: of the table
     # (1.0 is nn.Embedding's N(0, 1), assignment 004's untrained loss of 4.66)
     init_std: float = DEFAULT_INIT_STD
@@ -119,6 +121,10 @@ class ModelConfig:
             f"model.segment_embeddings needs model.kind=gpt, not {self.kind!r}",
         )
         require(
+            not self.segments_constant or self.segment_embeddings,
+            "model.segments_constant needs model.segment_embeddings=true",
+        )
+        require(
             self.position != "rotary" or self.kind not in ATTENTION_KINDS or self.head_size % 2 == 0,
             f"model.position=rotary needs an even head size, got n_embd/n_head={self.head_size}",
         )
@@ -180,6 +186,7 @@ MODEL_KEY_KINDS: dict[str, tuple[str, ...]] = {
     "causal": ATTENTION_KINDS,
     "hidden_size": ("lstm",),
     "segment_embeddings": ("gpt",),
+    "segments_constant": ("gpt",),
     "init_std": ("gpt", "attention", "bigram", "bigram_embed"),  # the LSTM starts as torch's LSTM
     "init": ("gpt", "attention", "bigram", "bigram_embed"),
     "checkpoint_activations": ("gpt",),

@@ -104,6 +104,8 @@ class GPT(LanguageModel):
         elif self.config.position == "sinusoidal":
             x = x + self.position_table[start : start + T].to(x.dtype)
         if self.config.segment_embeddings:
+            if self.config.segments_constant:  # one learned vector everywhere, as the SCAN starter code
+                segments = torch.ones_like(idx)
             if segments is None:
                 raise ValueError("this model has segment embeddings: pass segments (0 source, 1 target)")
             x = x + self.segment_embedding(segments)  # (B, T, C)
