@@ -42,6 +42,7 @@ def total(name: str, *overrides: str) -> int:
 def test_there_is_a_preset_for_every_assignment_model():
     expected = {
         "course-scan-baseline",
+        "course-shakespeare-bpe",
         "course-arith-gpt",
         "course-arith-lstm",
         "course-char-gpt",
@@ -57,6 +58,7 @@ def test_there_is_a_preset_for_every_assignment_model():
     "name, parameters",
     [
         ("course-scan-baseline", 9_408),  # the SCAN assignment's "total params: 9408"
+        ("course-shakespeare-bpe", 326_784),  # the BPE assignment's printed total
         ("course-attention-1head", 590_657),  # assignment 004's single head, no output projection
         ("course-transformer", 10_788_929),  # assignment 004's 6 x 6 x 384 ReLU transformer
     ],

@@ -64,7 +64,7 @@ def evaluate(args: argparse.Namespace) -> int:
         raise LmlabError(
             "--temperature and --seed are for pair tasks (SCAN, arithmetic); a text run has no decoding"
         )
-    corpus = load_corpus(config.data, run.data_dir(args.data_dir), tokenizer)
+    corpus = load_corpus(config.data, run.data_dir(args.data_dir), tokenizer, config.model.block_size)
     device = next(model.parameters()).device
     splits = _parse_splits(args.splits or "train,val", ("train", "val"))
     batch_size = args.batch_size or 64  # None: not given (0 and below were refused above)

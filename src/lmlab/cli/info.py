@@ -79,6 +79,8 @@ def info(args: argparse.Namespace) -> int:
     # only the sizes this family reads (a bigram has no n_head, an LSTM no heads)
     sizes = [f"{k}={getattr(model, k)}" for k in HEADER_KEYS if key_applies(config, f"model.{k}")]
     print(f"{args.target}: {model.kind}, {', '.join(sizes)}")
+    if config.data.windows == "all":  # a text corpus read in epochs, as the BPE assignment reads it
+        print(f"  data.windows=all: every stride-1 window of {model.block_size} tokens once an epoch")
     switches = [f"{k}={_switch(model, k)}" for k in SWITCH_KEYS if _shows(config, k)]
     if switches:
         print(f"  {', '.join(switches)}")

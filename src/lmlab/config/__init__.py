@@ -20,6 +20,7 @@ from lmlab.config.data import (
     SCAN_SOURCES,
     SCAN_SPLITS,
     TOKENIZERS,
+    WINDOWS,
     DataConfig,
 )
 from lmlab.config.model import (
@@ -54,6 +55,7 @@ __all__ = [
     "SCAN_SOURCES",
     "SCAN_SPLITS",
     "TOKENIZERS",
+    "WINDOWS",
     "DataConfig",
     "ModelConfig",
     "RunConfig",

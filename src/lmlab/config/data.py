@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from lmlab.config.validation import require
 
 DATASETS = ("shakespeare", "text", "scan", "arithmetic")
-TOKENIZERS = ("char", "word", "bpe")
+TOKENIZERS = ("char", "word", "bpe", "course_bpe")
 BPE_BACKENDS = ("lmlab", "hf")
 DATASET_TOKENIZERS = {
-    "shakespeare": ("char", "bpe"),
-    "text": ("char", "bpe"),
+    "shakespeare": ("char", "bpe", "course_bpe"),
+    "text": ("char", "bpe", "course_bpe"),
     "scan": ("word",),
     "arithmetic": ("word",),
 }
@@ -27,6 +27,7 @@ SCAN_SPLITS = (
     "template_jump_around_right",
 )
 SCAN_SOURCES = ("auto", "generated", "official")
+WINDOWS = ("random", "all")
 MAX_EQUATIONS = 10**7  # arithmetic: p^order equations, about 200 bytes each in memory
 
 
@@ -34,7 +35,8 @@ MAX_EQUATIONS = 10**7  # arithmetic: p^order equations, about 200 bytes each in 
 class DataConfig:
     """Which corpus or task, how it is tokenized and split.
 
-    Text corpora (shakespeare, text) are split by position: the first `train_fraction` is train. Pair
+    Text corpora (shakespeare, text) are split by position: the first `train_fraction` is train (with
+    windows=all, the first train_fraction of the stride-1 windows, as the BPE assignment splits). Pair
     tasks: scan reads a train and a test set, and `train_fraction` of the train pairs, drawn with
     `split_seed`, train the model while the rest is the validation set that picks the best checkpoint;
     arithmetic splits all equations into train and validation by `r_train`. DATA_KEY_SCOPES lists
@@ -60,8 +62,14 @@ class DataConfig:
     # text
     data_file: str = ""  # a text file, a folder of .txt files, or a glob (--data-file)
     encoding: str = "utf-8"  # how the files' bytes are read
-    # tokenizer=bpe (shakespeare, text)
-    bpe_vocab_size: int = 500  # 256 bytes + merges, learned on the train split only
+    # shakespeare and text: the BPE assignment's cleaning (lmlab.data.lines), before tokenizing and splitting
+    drop_speaker_lines: bool = False  # the first line and the first after each run of blank lines
+    drop_blank_lines: bool = False
+    # shakespeare and text: "random" draws windows of block_size tokens at random; "all" reads every
+    # stride-1 window once an epoch in a fresh seeded order (train.max_epochs works), as the BPE assignment
+    windows: str = "random"
+    # tokenizer=bpe (256 bytes + merges) or course_bpe (the BPE assignment's); merges learned on train only
+    bpe_vocab_size: int = 500
     bpe_backend: str = "lmlab"  # lmlab (own trainer) or hf (Hugging Face tokenizers; pip install lmlab[hf])
 
     def __post_init__(self) -> None:
@@ -112,10 +120,14 @@ class DataConfig:
             f"data.operator=/ needs a prime modulus for inverses; data.p={self.p} is not prime",
         )
         require(0.0 < self.r_train < 1.0, f"data.r_train={self.r_train} must be in (0, 1)")
-        require(
-            self.bpe_vocab_size >= 257,
-            f"data.bpe_vocab_size={self.bpe_vocab_size} must be at least 257 (256 bytes and one merge)",
-        )
+        require(self.windows in WINDOWS, f"data.windows={self.windows!r} is unknown; choose one of {WINDOWS}")
+        if self.tokenizer == "course_bpe":  # its alphabet is the corpus's characters, known when fitted
+            require(self.bpe_vocab_size >= 1, f"data.bpe_vocab_size={self.bpe_vocab_size} must be positive")
+        else:
+            require(
+                self.bpe_vocab_size >= 257,
+                f"data.bpe_vocab_size={self.bpe_vocab_size} must be at least 257 (256 bytes and one merge)",
+            )
         require(
             self.bpe_backend in BPE_BACKENDS,
             f"data.bpe_backend={self.bpe_backend!r} is unknown; choose one of {BPE_BACKENDS}",
@@ -125,6 +137,11 @@ class DataConfig:
     def is_pair_task(self) -> bool:
         """Sequence-to-sequence pairs (conditional language modelling) rather than running text."""
         return self.dataset in ("scan", "arithmetic")
+
+    @property
+    def has_epochs(self) -> bool:
+        """Whether training reads the data in epochs: pair tasks, and text corpora with windows=all."""
+        return self.is_pair_task or self.windows == "all"
 
     @property
     def orders(self) -> tuple[int, ...]:
@@ -154,6 +171,9 @@ DATA_KEY_SCOPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "r_train": ("dataset", ("arithmetic",)),
     "data_file": ("dataset", ("text",)),
     "encoding": ("dataset", ("text",)),
-    "bpe_vocab_size": ("tokenizer", ("bpe",)),
+    "drop_speaker_lines": ("dataset", ("shakespeare", "text")),
+    "drop_blank_lines": ("dataset", ("shakespeare", "text")),
+    "windows": ("dataset", ("shakespeare", "text")),
+    "bpe_vocab_size": ("tokenizer", ("bpe", "course_bpe")),
     "bpe_backend": ("tokenizer", ("bpe",)),
 }

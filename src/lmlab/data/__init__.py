@@ -21,7 +21,8 @@ def known_vocab_size(config: DataConfig, data_dir: Path | None = None) -> int:
         return load_corpus(config, data_dir).tokenizer.vocab_size
     if config.dataset == "shakespeare":
         # a BPE learns exactly bpe_vocab_size ids unless the corpus runs out of pairs (not Shakespeare)
-        return config.bpe_vocab_size if config.tokenizer == "bpe" else shakespeare.CHAR_VOCAB_SIZE
+        bpe = config.tokenizer in ("bpe", "course_bpe")
+        return config.bpe_vocab_size if bpe else shakespeare.CHAR_VOCAB_SIZE
     if config.dataset == "arithmetic":
         return arithmetic.arithmetic_tokenizer(config.p, config.operator).vocab_size
     if not config.train_file:  # every named split uses the grammar's words: the 20,910 commands hold them all

@@ -18,7 +18,8 @@ NOT_PREDICTED = "_"
 
 
 def data_sizes(config: RunConfig, data: BatchSource) -> str:
-    """One line: the splits' sizes (tokens of a text corpus, pairs of a pair task) and the vocabulary."""
+    """One line: the splits' sizes (tokens of a text corpus, its windows with data.windows=all, pairs of a
+    pair task) and the vocabulary."""
     vocabulary = f"vocabulary {data.tokenizer.vocab_size} ({config.data.tokenizer})"
     if isinstance(data, PairBatches):
         task = data.task
@@ -28,6 +29,9 @@ def data_sizes(config: RunConfig, data: BatchSource) -> str:
         return f"{task.name}: {', '.join(splits)} pairs, {vocabulary}"
     corpus = data.corpus
     sizes = f"{len(corpus.train):,} train and {len(corpus.val):,} val tokens"
+    if data.windows == "all":  # the windows are the examples; the splits share block_size tokens
+        train, val = data.window_count("train"), data.window_count("val")
+        sizes = f"{train:,} train (an epoch) and {val:,} val windows of {data.block_size} tokens at stride 1"
     return f"{config.data.dataset}: {sizes}, {vocabulary}"
 
 

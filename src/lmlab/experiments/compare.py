@@ -117,7 +117,7 @@ def _score(entry: str, run: RunDir, data_dir: Path | None) -> ComparisonRow:
     config, tokenizer, model = load_model(run, "best", "cpu")
     if config.data.is_pair_task:
         return _score_pairs(entry, run, config, tokenizer, model, data_dir)
-    corpus = load_corpus(config.data, data_dir, tokenizer)
+    corpus = load_corpus(config.data, data_dir, tokenizer, config.model.block_size)
     score = score_text_split(model, tokenizer, corpus.val, config.model.block_size, 64, torch.device("cpu"))
     prompt = torch.tensor([tokenizer.encode("\n")])
     ids = generate(model, prompt, 160, temperature=0.8, generator=torch.Generator().manual_seed(0))

@@ -64,7 +64,7 @@ def run_report(run: RunDir, folder: Path, options: ReportOptions) -> Report:
             outputs.append(Section("scan_breakdown", "SCAN: exact match by length", breakdown))
         prompt = options.prompt or default_pair_prompt(config, task)
     else:
-        corpus = load_corpus(config.data, run.data_dir(options.data_dir), tokenizer)
+        corpus = load_corpus(config.data, run.data_dir(options.data_dir), tokenizer, config.model.block_size)
         scores = checkpoint_scores.text_scores(run, corpus, kept, metrics, options.device)
         prompt = options.prompt or corpus_first_line(tokenizer, corpus.split("train"))
         temperatures = options.temperatures or DEFAULT_TEMPERATURES

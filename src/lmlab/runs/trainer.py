@@ -71,10 +71,11 @@ def train(
     if resume_from not in ("last", "best"):
         raise LmlabError(f"--checkpoint {resume_from!r} cannot be resumed (a snapshot keeps no optimizer); "
                          "resume from last or best")  # fmt: skip
-    if config.train.counts_epochs and not config.data.is_pair_task:
+    if config.train.counts_epochs and not config.data.has_epochs:
         raise LmlabError(
             f"data.dataset={config.data.dataset} is a text corpus read in random windows and has no epochs; "
-            "drop train.max_epochs and the *_interval_epochs keys and count train.max_steps instead"
+            "set data.windows=all to read every window once an epoch, or drop train.max_epochs and the "
+            "*_interval_epochs keys and count train.max_steps"
         )
     dist = from_environment()
     run = RunDir(run_path)
@@ -144,7 +145,7 @@ def _resolved(config: RunConfig, data: BatchSource, world_size: int) -> RunConfi
         config, model=dataclasses.replace(config.model, vocab_size=data.tokenizer.vocab_size)
     )
     if config.train.max_epochs:
-        assert data.epoch_size is not None, "train() refuses epochs for a text corpus"
+        assert data.epoch_size is not None, "train() refuses epochs for random windows"
         per_step = data.batch_size * config.train.grad_accum_steps * world_size  # Session.sequences_per_step
         steps = steps_for_epochs(config.train.max_epochs, data.epoch_size, per_step)
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, max_steps=steps))

@@ -8,16 +8,18 @@ from pathlib import Path
 from lmlab.errors import LmlabError
 from lmlab.tokenizers.bpe import BPETokenizer
 from lmlab.tokenizers.char import CharTokenizer
+from lmlab.tokenizers.course_bpe import CourseBPETokenizer
 from lmlab.tokenizers.hf_bpe import HFBPETokenizer
 from lmlab.tokenizers.word import WordTokenizer
 
 # encode, decode, token_text, vocab_size, to_dict / from_dict
-Tokenizer = CharTokenizer | WordTokenizer | BPETokenizer | HFBPETokenizer
+Tokenizer = CharTokenizer | WordTokenizer | BPETokenizer | HFBPETokenizer | CourseBPETokenizer
 TOKENIZER_TYPES: dict[str, type[Tokenizer]] = {
     "char": CharTokenizer,
     "word": WordTokenizer,
     "bpe": BPETokenizer,
     "hf_bpe": HFBPETokenizer,
+    "course_bpe": CourseBPETokenizer,
 }
 BPE_BACKENDS = {"lmlab": BPETokenizer, "hf": HFBPETokenizer}  # data.bpe_backend
 
@@ -27,6 +29,16 @@ def fit_bpe(text: str, vocab_size: int, backend: str = "lmlab") -> BPETokenizer 
     if backend not in BPE_BACKENDS:
         raise LmlabError(f"BPE backend {backend!r} is unknown; choose one of {tuple(BPE_BACKENDS)}")
     return BPE_BACKENDS[backend].fit(text, vocab_size)
+
+
+def fit_text_tokenizer(kind: str, text: str, train_end: int, vocab_size: int, backend: str) -> Tokenizer:
+    """The tokenizer data.tokenizer=`kind` learns for a running text: characters from all of `text`,
+    BPE merges from its train part `text[:train_end]` only (course_bpe takes its alphabet from all)."""
+    if kind == "char":
+        return CharTokenizer.fit(text)
+    if kind == "course_bpe":
+        return CourseBPETokenizer.fit(text[:train_end], vocab_size, alphabet_text=text)
+    return fit_bpe(text[:train_end], vocab_size, backend)
 
 
 def load_tokenizer(path: Path) -> Tokenizer:
