@@ -18,8 +18,9 @@ class TrainConfig:
     """Optimisation, evaluation and bookkeeping of one training run."""
 
     max_steps: int = 5000
-    # pair tasks: train this many epochs (passes over the train split); max_steps is then derived from
-    # the data's epoch size (lmlab.training.epochs) and saved in config.json. 0: train max_steps
+    # pair tasks and data.windows=all: train this many epochs (passes over the train split); max_steps
+    # is then derived from the data's epoch size (lmlab.training.epochs) and saved in config.json.
+    # 0: train max_steps
     max_epochs: int = 0
     # sequences per micro-batch in each process; an optimizer step sees the global batch of
     # batch_size x grad_accum_steps x processes (torchrun's world size; 1 without torchrun)
@@ -40,9 +41,9 @@ class TrainConfig:
     beta2: float = 0.99
     grad_clip: float = 1.0
     eval_interval: int = 250
-    eval_interval_epochs: int = 0  # pair tasks: evaluate on the step that ends every K epochs instead
+    eval_interval_epochs: int = 0  # evaluate on the step that ends every K epochs instead (as max_epochs)
     snapshot_interval: int = 0  # keep the weights every K steps in checkpoints/step-N (0: never)
-    snapshot_interval_epochs: int = 0  # pair tasks: keep them every K epochs instead (0: by steps)
+    snapshot_interval_epochs: int = 0  # keep them every K epochs instead (0: by steps; as max_epochs)
     eval_steps: int = 200
     log_interval: int = 10
     seed: int = 1337
@@ -115,7 +116,7 @@ class TrainConfig:
 
     @property
     def counts_epochs(self) -> bool:
-        """Whether any length or interval is given in epochs (only pair tasks have them)."""
+        """Whether any length or interval is given in epochs (pair tasks and data.windows=all have them)."""
         return bool(self.max_epochs or self.eval_interval_epochs or self.snapshot_interval_epochs)
 
     @property
