@@ -159,3 +159,24 @@ def test_the_loss_of_each_step_is_drawn_thin_beneath_the_evaluations(tmp_path):
     assert lines[0].get_zorder() < lines[1].get_zorder()
     old_call = loss_curves_figure({"run": run.metrics()})  # the signature every other caller uses
     assert len(old_call.axes[0].get_lines()) == 2
+
+
+def test_compare_and_sweep_know_an_epochs_long_run_is_finished(tmp_path):
+    """max_steps of an epochs-long run is worked out when it starts: the preset's own (smaller) value
+    must not make a run cut short look finished, nor a finished one train again."""
+    from lmlab.experiments.compare import compare, entry_slug, parse_entry
+    from lmlab.experiments.sweep import planned_steps
+
+    shared = [*TINY_ARITH, "model.dropout=0.0", "train.batch_size=5"]
+    entry = "arith-gpt:train.max_epochs=2,train.max_steps=1"
+    config = parse_entry(entry, shared)
+    assert planned_steps(config) is None and planned_steps(arith_config("train.max_epochs=0")) == 20
+    run = RunDir(tmp_path / entry_slug(entry))
+    train(config, run.path, progress=False, stop_after_step=2)  # cut short, as by Ctrl-C
+    assert run.checkpoint_step() == 2 and not run.is_finished()
+    compare([entry], shared, tmp_path, progress=False)  # resumes it to the end of epoch 2
+    two_epochs = steps_for_epochs(2, _epoch_size(config), 5)
+    assert run.checkpoint_step() == run.config().train.max_steps == two_epochs
+    done = (run.path / "checkpoints" / "last").stat().st_mtime_ns
+    compare([entry], shared, tmp_path, progress=False)
+    assert (run.path / "checkpoints" / "last").stat().st_mtime_ns == done  # not trained again

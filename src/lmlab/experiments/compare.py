@@ -23,10 +23,10 @@ from lmlab.data.pairs import load_pair_task
 from lmlab.evaluation.loss import estimate_loss
 from lmlab.evaluation.text_scores import score_text_split
 from lmlab.evaluation.translation import evaluate_translation
+from lmlab.experiments.sweep import planned_steps
 from lmlab.generation.decode import generate
 from lmlab.models.params import count_parameters
 from lmlab.presets import load_preset
-from lmlab.runs.checkpoint import load_state
 from lmlab.runs.run_dir import RunDir, load_model
 from lmlab.runs.trainer import train
 
@@ -78,7 +78,7 @@ def compare(
     rows = []
     for entry, config in configs.items():
         run_path = out_dir / entry_slug(entry)
-        if not _finished(run_path, config.train.max_steps):
+        if not RunDir(run_path).is_finished(planned_steps(config)):
             resume = (run_path / "checkpoints" / "last").exists()
             train(config, run_path, data_dir=data_dir, resume=resume, progress=progress)
         rows.append(_score(entry, RunDir(run_path), data_dir))
@@ -106,11 +106,6 @@ def differing_keys(configs: list[dict[str, Any]]) -> list[str]:
     keys = list(dict.fromkeys(key for config in configs for key in config))
     missing = object()
     return [key for key in keys if len({repr(c.get(key, missing)) for c in configs}) > 1]
-
-
-def _finished(run_path: Path, max_steps: int) -> bool:
-    last = run_path / "checkpoints" / "last"
-    return last.exists() and load_state(last)["step"] >= max_steps
 
 
 def _score(entry: str, run: RunDir, data_dir: Path | None) -> ComparisonRow:

@@ -120,7 +120,7 @@ def run_sweep(
     runs = expand(spec)
     out_dir.mkdir(parents=True, exist_ok=True)
     check_same_sweep(spec, out_dir)
-    todo = [r for r in runs if not RunDir(out_dir / "runs" / r.name).is_finished(r.config.train.max_steps)]
+    todo = [r for r in runs if not RunDir(out_dir / "runs" / r.name).is_finished(planned_steps(r.config))]
     report = on_done or (lambda run, what: None)
     for run in runs:
         if run not in todo:
@@ -128,6 +128,11 @@ def run_sweep(
     if todo:  # nothing to train: start no processes and no Ray instance
         (launcher or LocalLauncher()).launch(todo, out_dir / "runs", data_dir, report)
     return runs
+
+
+def planned_steps(config: RunConfig) -> int | None:
+    """The steps a run of `config` trains; None when it counts epochs (its run directory knows them)."""
+    return None if config.train.max_epochs else config.train.max_steps
 
 
 RUN_DEFINING = ("preset", "grid", "seeds", "overrides")  # budget fractions only change the summaries

@@ -96,9 +96,13 @@ class RunDir:
     def is_started(self) -> bool:
         return self.checkpoint_step() is not None
 
-    def is_finished(self, max_steps: int) -> bool:
+    def is_finished(self, max_steps: int | None = None) -> bool:
+        """Whether the last complete checkpoint reached `max_steps`; None: the run's own train.max_steps,
+        which a train.max_epochs run works out from its data when it starts (config.json keeps it)."""
         step = self.checkpoint_step()
-        return step is not None and step >= max_steps
+        if step is None:
+            return False
+        return step >= (self.config().train.max_steps if max_steps is None else max_steps)
 
     def save(
         self, name: str, model: nn.Module, optimizer: torch.optim.Optimizer | None, state: TrainingState
