@@ -287,3 +287,20 @@ def test_known_vocab_size_is_the_size_of_the_tokenizer_a_run_builds():
         arith = dataclasses.replace(load_preset("arith-gpt").data, p=p, operator=operator)
         assert known_vocab_size(arith) == load_pair_task(arith).tokenizer.vocab_size == p + 6
     assert known_vocab_size(load_preset("shakespeare-bpe").data) == 500
+
+
+def test_a_shared_setting_that_applies_to_no_run_is_refused(tmp_path):
+    from lmlab.config import check_shared
+    from lmlab.experiments.compare import compare
+    from lmlab.experiments.sweep import SweepSpec, expand
+
+    mixed = [load_preset("shakespeare-char"), load_preset("shakespeare-lstm")]
+    check_shared(mixed, ["model.hidden_size=32", "model.n_head=2", "train.lr=0.01"])  # each applies to one
+    with pytest.raises(LmlabError, match="--set data.p applies to none of the runs"):
+        check_shared(mixed, ["data.p=97"])
+    with pytest.raises(LmlabError, match="--set model.hidden_size applies to none of the runs"):
+        compare(["shakespeare-char", "shakespeare-bigram"], ["model.hidden_size=8"], tmp_path)
+    spec = SweepSpec(preset="shakespeare-char", grid={"model.n_layer": ["1", "2"]}, seeds=(0,),
+                     overrides=("data.r_train=0.3",))  # fmt: skip
+    with pytest.raises(LmlabError, match="--set data.r_train applies to none of the runs"):
+        expand(spec)

@@ -32,7 +32,7 @@ from lmlab.config.model import (
     POSITIONS,
     ModelConfig,
 )
-from lmlab.config.overrides import apply_overrides, config_keys, key_applies
+from lmlab.config.overrides import apply_overrides, check_shared, config_keys, key_applies
 from lmlab.config.run import RunConfig, load_config_file
 from lmlab.config.train import DEVICES, DTYPES, LOSS_AVERAGES, LR_DECAYS, TrainConfig
 
@@ -61,6 +61,7 @@ __all__ = [
     "RunConfig",
     "TrainConfig",
     "apply_overrides",
+    "check_shared",
     "config_keys",
     "key_applies",
     "load_config_file",

@@ -52,6 +52,15 @@ def key_applies(config: RunConfig, key: str) -> bool:
     return _scope_problem(config, key) is None
 
 
+def check_shared(configs: Sequence[RunConfig], shared: Sequence[str]) -> None:
+    """Refuse a setting shared by several runs (a sweep's or a comparison's `--set`) that applies to
+    none of them: it would change nothing, so it is most likely a typo or the wrong family's key."""
+    for item in shared:
+        key = item.partition("=")[0].strip()
+        problems = [_scope_problem(config, key) for config in configs]
+        require(not (problems and all(problems)), f"--set {key} applies to none of the runs ({problems[0]})")
+
+
 def config_keys() -> list[str]:
     """Every key `--set` accepts, with its type, default and where it applies."""
     lines = []

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from lmlab.config import RunConfig, apply_overrides
+from lmlab.config import RunConfig, apply_overrides, check_shared
 from lmlab.data.batches import PairBatches
 from lmlab.data.corpus import load_corpus
 from lmlab.data.pairs import load_pair_task
@@ -75,6 +75,7 @@ def compare(
     lmlab.reports.comparison writes the rows out (results.md, results.json, loss.png).
     """
     configs = {entry: parse_entry(entry, base_overrides) for entry in entries}  # fail fast on a bad entry
+    check_shared(list(configs.values()), base_overrides)
     rows = []
     for entry, config in configs.items():
         run_path = out_dir / entry_slug(entry)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lmlab.config import RunConfig, apply_overrides
+from lmlab.config import RunConfig, apply_overrides, check_shared
 from lmlab.errors import LmlabError
 from lmlab.experiments.launchers import Launcher, LocalLauncher
 from lmlab.presets import load_preset
@@ -101,6 +101,7 @@ def expand(spec: SweepSpec) -> list[SweepRun]:
             shared = [*spec.overrides, f"train.seed={seed}", f"data.split_seed={seed}"]
             config = apply_overrides(load_preset(preset), settings, shared=shared)
             runs.append(SweepRun(run_name(point, seed), point, seed, config))
+    check_shared([run.config for run in runs], spec.overrides)
     return runs
 
 
