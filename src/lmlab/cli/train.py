@@ -14,6 +14,7 @@ from lmlab.models.size import BYTES_TO_TRAIN, check_fits
 from lmlab.plots.curves import plot_loss_curves
 from lmlab.presets import load_preset, preset_names
 from lmlab.runs.run_dir import default_run_path, open_run
+from lmlab.runs.trackers import check_trackers
 from lmlab.runs.trainer import train as run_training
 from lmlab.training import distributed
 
@@ -46,11 +47,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--data-file",
         help="your corpus (preset text): a .txt file, a folder of them or a quoted glob, e.g. 'books/*.txt'",
     )
+    parser.add_argument(
+        "--log",
+        metavar="TRACKERS",
+        help="also log the curves to tensorboard (RUN/tensorboard), wandb (RUN/wandb; WANDB_MODE=offline "
+        "needs no account) or both: --log tensorboard,wandb. Off by default, and on --resume unless given",
+    )
     add_quiet(parser, "no progress bar")
     parser.set_defaults(handler=train)
 
 
 def train(args: argparse.Namespace) -> int:
+    trackers = check_trackers(args.log)  # refused (unknown, or not installed) before any work
     overrides = list(args.overrides) + ([f"train.device={args.device}"] if args.device else [])
     overrides += [f"train.threads={args.threads}"] if args.threads is not None else []
     for key, path in (("data.train_file", args.train_file), ("data.test_file", args.test_file)):
@@ -93,6 +101,7 @@ def train(args: argparse.Namespace) -> int:
         resume=args.resume is not None,
         progress=not args.quiet,
         resume_from=args.checkpoint or "last",
+        trackers=trackers,
     )
     if not distributed.from_environment().is_main:  # torchrun's other ranks leave the report to rank 0
         return 130 if result.interrupted else 0

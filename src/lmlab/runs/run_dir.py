@@ -7,6 +7,7 @@ RUN/train_loss.jsonl  {"step", "loss"} per optimizer step: the loss of the batch
 RUN/environment.json  CPU, GPU, device, threads, torch and Python versions; each session's peak memory
 RUN/checkpoints/last  and RUN/checkpoints/best (lowest val loss)
 RUN/checkpoints/step-0000500  weights kept every train.snapshot_interval steps (attention over training)
+RUN/tensorboard/, RUN/wandb/  the trackers' files, with `lmlab train --log` (lmlab.runs.trackers)
 """
 
 from __future__ import annotations
@@ -217,6 +218,8 @@ RUN_FILES = frozenset(
         "loss.png",
         "train.log",
         ".lock",
+        "tensorboard",
+        "wandb",
     }
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import logging
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from lmlab.runs.environment import record_session_end, record_session_start
 from lmlab.runs.lock import locked
 from lmlab.runs.resume import check_resume_changes
 from lmlab.runs.run_dir import RunDir, check_fresh_folder, write_atomic
+from lmlab.runs.trackers import check_trackers, tracked
 from lmlab.tokenizers import Tokenizer, save_tokenizer, tokenizer_from_dict
 from lmlab.training.distributed import (
     Distributed,
@@ -57,6 +59,7 @@ def train(
     stop_after_step: int | None = None,
     progress: bool = True,
     resume_from: str = "last",
+    trackers: str | Sequence[str] = (),
 ) -> TrainResult:
     """Train `config` into `run_path` (or continue the run there when `resume`).
 
@@ -67,7 +70,11 @@ def train(
     Started by torchrun (WORLD_SIZE > 1), this process is one rank of a data-parallel job: the global
     batch per step is train.batch_size x train.grad_accum_steps x WORLD_SIZE, and rank 0 alone logs,
     evaluates and writes `run_path` (on a filesystem every node sees, for --resume).
+
+    `trackers` ("tensorboard", "wandb", or both; a comma-separated string too) also sends the records
+    to those trackers (lmlab.runs.trackers); a resume logs to them only when they are named again.
     """
+    trackers = check_trackers(trackers)  # an unknown name or a missing package, before any work
     if resume_from not in ("last", "best"):
         raise LmlabError(f"--checkpoint {resume_from!r} cannot be resumed (a snapshot keeps no optimizer); "
                          "resume from last or best")  # fmt: skip
@@ -122,8 +129,10 @@ def train(
                 _write_run_files(run, config, data, resume, session.state.step)
                 run.remember_data_dir(data_dir)
                 record_session_start(run.path, session.device, threads, session.state.step, resume)
+            start = session.state.step if resume else None
             try:
-                result = fit(session, run, stop_after_step, progress and dist.is_main)
+                with tracked(run, trackers if dist.is_main else (), config, start) as writer:
+                    result = fit(session, writer, stop_after_step, progress and dist.is_main)
             finally:
                 if dist.is_main:
                     record_session_end(run.path, session.device, session.state.step)
