@@ -12,10 +12,9 @@ from lmlab.cli.flags import (
     check_device,
     check_seed,
 )
-from lmlab.data.corpus import load_corpus
 from lmlab.data.pairs import load_pair_task
 from lmlab.errors import LmlabError
-from lmlab.evaluation.text_scores import score_text_split
+from lmlab.evaluation.text_scores import score_text_run
 from lmlab.evaluation.translation import evaluate_translation
 from lmlab.reports.translation import breakdown_markdown, summary_lines, write_translation_report
 from lmlab.runs.run_dir import load_model, open_run
@@ -64,10 +63,9 @@ def evaluate(args: argparse.Namespace) -> int:
         raise LmlabError(
             "--temperature and --seed are for pair tasks (SCAN, arithmetic); a text run has no decoding"
         )
-    corpus = load_corpus(config.data, run.data_dir(args.data_dir), tokenizer, config.model.block_size)
-    device = next(model.parameters()).device
     splits = _parse_splits(args.splits or "train,val", ("train", "val"))
     batch_size = args.batch_size or 64  # None: not given (0 and below were refused above)
+    scores = score_text_run(config, tokenizer, model, run.data_dir(args.data_dir), splits, batch_size)
     print(
         f"{run.path} ({args.checkpoint} checkpoint), "
         f"{tokenizer.vocab_size}-token {config.data.tokenizer} vocabulary"
@@ -76,10 +74,7 @@ def evaluate(args: argparse.Namespace) -> int:
         f"{'split':<6} {'tokens':>10} {'characters':>11} {'loss/token':>10} {'perplexity':>11} "
         f"{'bits/token':>10} {'bits/char':>10}"
     )
-    for split in splits:
-        score = score_text_split(
-            model, tokenizer, corpus.split(split), config.model.block_size, batch_size, device
-        )
+    for split, score in scores.items():
         print(
             f"{split:<6} {score.tokens:>10,} {score.characters:>11,} {score.loss:>10.4f} "
             f"{score.perplexity:>11.3f} {score.bits_per_token:>10.4f} {score.bits_per_character:>10.4f}"

@@ -8,11 +8,15 @@ character model with a BPE model.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
+from lmlab.config import RunConfig
+from lmlab.data.corpus import load_corpus
 from lmlab.evaluation.loss import evaluate_split
 from lmlab.tokenizers import Tokenizer
 
@@ -55,3 +59,23 @@ def score_text_split(
     """Loss, perplexity and bits per token and per character of `model` over the split `ids` (N,)."""
     score = evaluate_split(model, ids, block_size, batch_size, device, dtype)
     return TextSplitScore(tokens=score.tokens, characters=target_characters(tokenizer, ids), loss=score.loss)
+
+
+def score_text_run(
+    config: RunConfig,
+    tokenizer: Tokenizer,
+    model: nn.Module,
+    data_dir: Path | None,
+    splits: Sequence[str] = ("train", "val"),
+    batch_size: int = 64,
+) -> dict[str, TextSplitScore]:
+    """What `lmlab eval` reports of a text run: each split of its corpus scored whole, on the model's
+    device."""
+    corpus = load_corpus(config.data, data_dir, tokenizer, config.model.block_size)
+    device = next(model.parameters()).device
+    return {
+        split: score_text_split(
+            model, tokenizer, corpus.split(split), config.model.block_size, batch_size, device
+        )
+        for split in splits
+    }

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from matplotlib.figure import Figure
 
-from lmlab.plots.figures import check_format, save_figure, text
+from lmlab.plots.figures import Figure, check_format, save_figure, text
 from lmlab.tokenizers.labels import visible_token
 
 GRID_DPI, OVER_TRAINING_DPI = 110, 100

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from matplotlib.figure import Figure
-
-from lmlab.plots.figures import check_format, save_figure, text
+from lmlab.plots.figures import Figure, check_format, save_figure, text
 
 
 def breakdown_figure(report) -> Figure:

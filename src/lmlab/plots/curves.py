@@ -8,11 +8,10 @@ from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
 from lmlab.errors import LmlabError
 from lmlab.experiments.summary import groups_of
-from lmlab.plots.figures import check_format, group_title, save_figure, text
+from lmlab.plots.figures import Figure, check_format, group_title, save_figure, text
 
 X_AXES = {"step": "step", "epoch": "epoch (passes over the train split)", "tokens": "tokens seen"}
 

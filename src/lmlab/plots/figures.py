@@ -6,17 +6,28 @@ a notebook's backend; they render inline in Jupyter and save to any format matpl
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import Any
 
+import matplotlib.figure
 from matplotlib.backend_bases import FigureCanvasBase
-from matplotlib.figure import Figure
 
 from lmlab.errors import LmlabError
 
 FORMATS = tuple(sorted(FigureCanvasBase.get_supported_filetypes()))  # png, pdf, svg, ...
 ORDER_NAMES = {2: "binary", 3: "ternary"}
+
+
+class Figure(matplotlib.figure.Figure):
+    """matplotlib's Figure that Jupyter shows as a PNG when it is a cell's value, even where pyplot (whose
+    inline backend registers figures with IPython) was never imported."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        return buffer.getvalue()
 
 
 def group_title(group: str) -> str:

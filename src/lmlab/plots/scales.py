@@ -10,10 +10,9 @@ from collections.abc import Callable, Sequence
 from matplotlib import cm, colors
 from matplotlib.axes import Axes
 from matplotlib.colorbar import Colorbar
-from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
-from lmlab.plots.figures import text
+from lmlab.plots.figures import Figure, text
 
 LOG2_KEYS = ("model.n_embd", "model.hidden_size", "train.batch_size")  # d and B in the assignment
 

@@ -12,12 +12,11 @@ import math
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from lmlab.experiments.results import PointResult
 from lmlab.experiments.summary import groups_of
 from lmlab.experiments.sweep import SweepSpec
-from lmlab.plots.figures import check_format, group_title, save_figure, text
+from lmlab.plots.figures import Figure, check_format, group_title, save_figure, text
 from lmlab.plots.scales import LOG2_KEYS, colour_bar, colour_scale, is_log2, numeric
 from lmlab.plots.sweep_keys import group_by, keys_of, label, short, stem
 from lmlab.plots.sweep_summary import PANELS as SUMMARY_PANELS

@@ -9,12 +9,10 @@ that some seed never reached (t_f of an accuracy below the threshold) is left ou
 
 from __future__ import annotations
 
-from matplotlib.figure import Figure
-
 from lmlab.experiments.results import PointResult
 from lmlab.experiments.summary import LABELS
 from lmlab.experiments.sweep import SweepSpec
-from lmlab.plots.figures import text
+from lmlab.plots.figures import Figure, text
 from lmlab.plots.scales import colour_bar, colour_scale, is_log2, numeric, swept_x_axis
 from lmlab.plots.sweep_keys import PRESET, group_by, keys_of, label, short, stem
 

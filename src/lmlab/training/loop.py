@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
 
 from lmlab.device import autocast
 from lmlab.loss import training_loss
@@ -30,6 +29,7 @@ from lmlab.training.policy import (
     stop_if_not_finite,
     write_train_losses,
 )
+from lmlab.training.progress import progress_bar
 from lmlab.training.schedule import lr_at
 from lmlab.training.session import Session
 
@@ -53,9 +53,7 @@ def fit(
     if s.state.step == 0:
         evaluate_and_save(s, writer, lr=lr_at(0, cfg))
         keep_snapshot(s, writer)
-    bar = tqdm(
-        total=cfg.max_steps, initial=s.state.step, disable=not progress, unit="step", dynamic_ncols=True
-    )
+    bar = progress_bar(cfg.max_steps, s.state.step, progress)
     session_start = time.perf_counter() - s.state.elapsed_seconds
     window_start, window_tokens = time.perf_counter(), s.state.tokens_seen
     s.trained.train()
