@@ -9,16 +9,18 @@ from typing import Any
 
 from lmlab.api.keywords import override_strings
 from lmlab.api.run import Run
-from lmlab.config import apply_overrides
+from lmlab.config import RunConfig, apply_overrides
 from lmlab.device import resolve_device
 from lmlab.errors import LmlabError
 from lmlab.models.size import BYTES_TO_TRAIN, check_fits
 from lmlab.plots.curves import plot_loss_curves
 from lmlab.presets import load_preset
 from lmlab.runs.run_dir import RunDir, default_run_path, open_run
+from lmlab.runs.trainer import TrainResult
 from lmlab.runs.trainer import train as run_training
+from lmlab.training import distributed
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 def train(
@@ -54,10 +56,7 @@ def train(
         config = apply_overrides(recorded, items)
     else:
         config = apply_overrides(load_preset(preset), items)
-    # refused before data or weights are allocated, as `lmlab train` does
-    training = "its weights, gradients and AdamW state (16 bytes a parameter)"
-    check_fits(config.model, resolve_device(config.train.device), BYTES_TO_TRAIN, training)
-    result = run_training(
+    result = train_config(
         config,
         run_path,
         data_dir=Path(data_dir) if data_dir is not None else None,
@@ -65,13 +64,40 @@ def train(
         progress=progress,
         trackers=log,
     )
-    metrics = result.run.metrics()
-    if metrics:  # the loss.png `lmlab train` leaves in the run
+    if result.interrupted:
+        logger.warning("interrupted at step %d; continue with resume=True", result.step)
+    return Run(run_path)
+
+
+def train_config(
+    config: RunConfig,
+    run_path: Path,
+    *,
+    data_dir: Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    resume_from: str = "last",
+    trackers: str | Sequence[str] = (),
+) -> TrainResult:
+    """What `lmlab train` and `lmlab.train()` both do with a resolved config: refuse a model that does not
+    fit before data or weights are allocated, train it into `run_path`, and leave `loss.png` there."""
+    # vocab_size is 0 until the tokenizer is built, so a fresh run's estimate leaves out the embeddings
+    training = "its weights, gradients and AdamW state (16 bytes a parameter)"
+    check_fits(config.model, resolve_device(config.train.device), BYTES_TO_TRAIN, training)
+    result = run_training(
+        config,
+        run_path,
+        data_dir=data_dir,
+        resume=resume,
+        progress=progress,
+        resume_from=resume_from,
+        trackers=trackers,
+    )
+    metrics = result.run.metrics() if distributed.from_environment().is_main else []
+    if metrics:  # torchrun's other ranks leave the plot to rank 0
         losses = {run_path.name: result.run.train_losses()}
         plot_loss_curves({run_path.name: metrics}, run_path / "loss.png", train_losses=losses)
-    if result.interrupted:
-        log.warning("interrupted at step %d; continue with resume=True", result.step)
-    return Run(run_path)
+    return result
 
 
 def load(path: str | Path) -> Run:

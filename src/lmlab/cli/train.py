@@ -6,16 +6,13 @@ import argparse
 import os
 from pathlib import Path
 
+from lmlab.api.training import train_config
 from lmlab.cli.flags import add_data_dir, add_out, add_overrides, add_quiet
 from lmlab.config import apply_overrides
-from lmlab.device import resolve_device
 from lmlab.errors import LmlabError
-from lmlab.models.size import BYTES_TO_TRAIN, check_fits
-from lmlab.plots.curves import plot_loss_curves
 from lmlab.presets import load_preset, preset_names
 from lmlab.runs.run_dir import default_run_path, open_run
 from lmlab.runs.trackers import check_trackers
-from lmlab.runs.trainer import train as run_training
 from lmlab.training import distributed
 
 
@@ -90,11 +87,7 @@ def train(args: argparse.Namespace) -> int:
             )
         config = apply_overrides(load_preset(args.preset), overrides)
         run_path = args.out or default_run_path(args.preset)
-    # refused here, before data or weights are allocated (vocab_size is 0 until the tokenizer is
-    # built, so a fresh run's estimate leaves out the embeddings: a lower bound)
-    training = "its weights, gradients and AdamW state (16 bytes a parameter)"
-    check_fits(config.model, resolve_device(config.train.device), BYTES_TO_TRAIN, training)
-    result = run_training(
+    result = train_config(
         config,
         run_path,
         data_dir=args.data_dir,
@@ -105,10 +98,6 @@ def train(args: argparse.Namespace) -> int:
     )
     if not distributed.from_environment().is_main:  # torchrun's other ranks leave the report to rank 0
         return 130 if result.interrupted else 0
-    metrics = result.run.metrics()
-    if metrics:
-        losses = {run_path.name: result.run.train_losses()}
-        plot_loss_curves({run_path.name: metrics}, run_path / "loss.png", train_losses=losses)
     state = "interrupted at" if result.interrupted else "finished at"
     print(f"{state} step {result.step}; best val loss {result.best_val_loss:.4f}; run saved in {run_path}")
     return 130 if result.interrupted else 0
