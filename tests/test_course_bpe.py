@@ -174,3 +174,23 @@ def test_a_run_trains_and_saves_the_course_tokenizer_and_reads_a_text_in_epochs(
     tokenizer = run.tokenizer()
     assert isinstance(tokenizer, CourseBPETokenizer) and tokenizer.vocab_size == 60
     assert result.step == run.config().train.max_steps == math.ceil(make_batches(config).epoch_size / 4)
+
+
+def test_sampling_and_comparing_a_course_bpe_run_start_without_a_newline_token(tmp_path, capsys):
+    """A course_bpe vocabulary has no newline: samples start from a capital letter instead."""
+    from lmlab.api import load
+    from lmlab.cli.main import main
+    from lmlab.experiments.compare import compare
+    from lmlab.inspect.prompt import start_text
+
+    path = tmp_path / "play.txt"
+    path.write_text(PLAY * 4)
+    entry = f"text:data.data_file={path},data.tokenizer=course_bpe,data.bpe_vocab_size=60"
+    rows = compare([entry], [*TINY, "model.block_size=8"], tmp_path / "cmp", progress=False)
+    assert rows[0].sample  # it used to fail on an empty prompt
+    run = next(p for p in (tmp_path / "cmp").iterdir() if p.is_dir())
+    tokenizer = RunDir(run).tokenizer()
+    assert tokenizer.encode("\n") == [] and start_text(tokenizer).isupper()
+    assert load(run).sample(seed=0, max_new_tokens=5).startswith(start_text(tokenizer))
+    assert main(["sample", str(run), "--seed", "0", "--max-new-tokens", "5"]) == 0
+    assert capsys.readouterr().out.startswith(start_text(tokenizer))

@@ -23,7 +23,7 @@ from lmlab.generation.stop import generate_texts, parse_stop
 from lmlab.generation.translate import check_words, translate
 from lmlab.inspect.attention import attention_map
 from lmlab.inspect.next_token import next_tokens
-from lmlab.inspect.prompt import read_prompt
+from lmlab.inspect.prompt import read_prompt, start_text
 from lmlab.plots.attention import attention_grid_figure
 from lmlab.plots.curves import loss_curves_figure
 from lmlab.plots.figures import Figure
@@ -81,7 +81,7 @@ class Run:
 
     def sample(
         self,
-        prompt: str = "\n",
+        prompt: str | None = None,
         *,
         temperature: float | None = None,
         max_new_tokens: int = 200,
@@ -103,6 +103,8 @@ class Run:
         config, tokenizer, model = self._model(checkpoint, device)
         seed = seed if seed is not None else torch.seed()
         if config.data.is_pair_task:
+            if prompt is None:
+                raise LmlabError("a pair task translates a command: give it as prompt, e.g. 'jump twice'")
             if top_k is not None or top_p is not None or stop:
                 raise LmlabError("top_k, top_p and stop are for text runs; a pair task decodes whole targets")
             command = " ".join(prompt.split())
@@ -110,6 +112,7 @@ class Run:
             count = num_samples if temperature else 1  # greedy decoding gives one answer
             texts = translate(model, tokenizer, [command] * count, temperature=temperature or 0.0, seed=seed)
         else:
+            prompt = start_text(tokenizer) if prompt is None else prompt
             on = next(model.parameters()).device
             prompt_ids, _ = read_prompt(tokenizer, prompt, False).fit(model.context_size).tensors(on)
             generator = torch.Generator(device=on).manual_seed(seed)

@@ -13,14 +13,16 @@ from lmlab.generation.decode import stream
 from lmlab.generation.stop import StopFilter, generate_texts, parse_stop
 from lmlab.generation.text_stream import TextStream
 from lmlab.generation.translate import check_words, translate
-from lmlab.inspect.prompt import read_prompt
+from lmlab.inspect.prompt import read_prompt, start_text
 from lmlab.runs.run_dir import load_model, open_run
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("sample", help="generate text from a trained run")
     add_run_arguments(parser)
-    parser.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+    parser.add_argument(
+        "--prompt", help="text to continue (default: a newline; a capital letter if newlines are no token)"
+    )
     parser.add_argument("--max-new-tokens", type=int, default=500)
     parser.add_argument(
         "--temperature",
@@ -77,6 +79,8 @@ def sample(args: argparse.Namespace) -> int:
 
 def _sample_text(args: argparse.Namespace, tokenizer, model, temperature: float, seed: int) -> None:
     device = next(model.parameters()).device
+    if args.prompt is None:
+        args.prompt = start_text(tokenizer)
     prompt_ids, _ = read_prompt(tokenizer, args.prompt, False).fit(model.context_size).tensors(device)
     generator = torch.Generator(device=device)
     generator.manual_seed(seed)
@@ -120,7 +124,7 @@ def _translate_prompt(args: argparse.Namespace, tokenizer, model, temperature: f
     Sampled (temperature > 0): --num-samples draws, one a line, from the seeded generator; greedy
     and beam search are deterministic, so they print one line.
     """
-    command = " ".join(args.prompt.split())
+    command = " ".join((args.prompt or "").split())
     check_words(tokenizer, command)
     count = args.num_samples if temperature > 0 else 1
     predictions = translate(

@@ -25,6 +25,7 @@ from lmlab.evaluation.text_scores import score_text_split
 from lmlab.evaluation.translation import evaluate_translation
 from lmlab.experiments.sweep import planned_steps
 from lmlab.generation.decode import generate
+from lmlab.inspect.prompt import start_text
 from lmlab.models.params import count_parameters
 from lmlab.presets import load_preset
 from lmlab.runs.run_dir import RunDir, load_model
@@ -115,7 +116,7 @@ def _score(entry: str, run: RunDir, data_dir: Path | None) -> ComparisonRow:
         return _score_pairs(entry, run, config, tokenizer, model, data_dir)
     corpus = load_corpus(config.data, data_dir, tokenizer, config.model.block_size)
     score = score_text_split(model, tokenizer, corpus.val, config.model.block_size, 64, torch.device("cpu"))
-    prompt = torch.tensor([tokenizer.encode("\n")])
+    prompt = torch.tensor([tokenizer.encode(start_text(tokenizer))])
     ids = generate(model, prompt, 160, temperature=0.8, generator=torch.Generator().manual_seed(0))
     lines = [line for line in tokenizer.decode(ids[0, 1:].tolist()).splitlines() if line.strip()]
     return ComparisonRow(

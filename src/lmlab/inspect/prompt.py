@@ -14,6 +14,15 @@ from lmlab.tokenizers import Tokenizer
 log = logging.getLogger(__name__)
 
 
+def start_text(tokenizer: Tokenizer) -> str:
+    """Where a text sample starts when no prompt is given: a newline, as nanoGPT; a tokenizer with no
+    newline token (course_bpe reads its lines joined) starts from its first single capital letter."""
+    if tokenizer.encode("\n"):
+        return "\n"
+    texts = [tokenizer.decode([i]) for i in range(tokenizer.vocab_size)]
+    return next((t for t in texts if len(t) == 1 and t.isupper()), texts[0])
+
+
 @dataclass(frozen=True)
 class Prompt:
     ids: list[int]  # (T,)
