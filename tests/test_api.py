@@ -132,3 +132,20 @@ def test_training_into_a_log_file_writes_few_lines(tmp_path):
     assert done.returncode == 0, text[-2000:]
     assert "\r" not in text and len(text.splitlines()) < 30, text[-2000:]
     assert "step 200/200 (100%)" in text
+
+
+def test_a_pair_run_evaluates_greedy_or_sampled_and_a_text_run_refuses_sampling(run, tmp_path):
+    from .conftest import one_clause_file
+
+    train_file = one_clause_file(tmp_path, limit=40)
+    keywords = {**TINY_KEYWORDS, "model__block_size": "48", "data__train_file": str(train_file)}
+    pairs = lmlab.train("scan-simple", tmp_path / "scan", progress=False, **keywords)
+    greedy = pairs.eval("val")
+    sampled = pairs.eval("val", temperature=1.0, seed=3)
+    assert sampled.exact_match == pairs.eval("val", temperature=1.0, seed=3).exact_match  # seeded
+    assert len(sampled.examples) == len(greedy.examples)
+    assert pairs.eval("val", temperature=1e-4, seed=3).exact_match == greedy.exact_match  # all but greedy
+    with pytest.raises(LmlabError, match="beam and temperature do not mix"):
+        pairs.eval("val", temperature=1.0, beam=2)
+    with pytest.raises(LmlabError, match="for pair tasks"):
+        run.eval(temperature=1.0)

@@ -140,11 +140,24 @@ class Run:
         batch_size: int | None = None,
         data_dir: str | Path | None = None,
         device: str = "cpu",
+        temperature: float | None = None,
+        seed: int | None = None,
+        beam: int = 1,
     ) -> TextSplitScore | TranslationReport:
         """What `lmlab eval` reports for one split. Text (default val): exact loss, perplexity, bits per
-        token and per character. Pair tasks (default the held-out split): greedy exact match and token
-        accuracy, with every example (`.examples`)."""
+        token and per character. Pair tasks (default the held-out split): exact match and token
+        accuracy with every example (`.examples`), decoded greedily, by beam search (`beam`), or sampled
+        at `temperature` with `seed` (the SCAN assignment's part D)."""
         config, tokenizer, model = self._model(checkpoint, device)
+        _at_least("beam", beam, 1)
+        if temperature is not None:
+            _at_least("temperature", temperature, 0)
+            if beam != 1:
+                raise LmlabError("beam and temperature do not mix: beam search is not sampled; give one")
+        if not config.data.is_pair_task and (temperature is not None or seed is not None or beam != 1):
+            raise LmlabError(
+                "temperature, seed and beam are for pair tasks (SCAN, arithmetic); a text run has none"
+            )
         folder = self._dir.data_dir(Path(data_dir) if data_dir is not None else None)
         if not config.data.is_pair_task:
             split = split or "val"
@@ -156,7 +169,14 @@ class Run:
         if split == "test" and task.held_out == "val":  # arithmetic has no test split
             split = "val"
         return evaluate_translation(
-            model, tokenizer, task.split(split), split, 1, batch_size=batch_size or 512
+            model,
+            tokenizer,
+            task.split(split),
+            split,
+            beam,
+            batch_size=batch_size or 512,
+            temperature=temperature or 0.0,
+            seed=seed,
         )
 
     def next_tokens(
