@@ -50,6 +50,21 @@ def merge_pair(ids: list[int], pair: Pair, new_id: int) -> list[int]:
     return out
 
 
+def apply_deltas(counts: dict, deltas: dict, heap: list, where: dict) -> None:
+    """Add each pair's change of count after a merge: a pair still present is queued again at its new
+    count (the stale heap entry is skipped when it surfaces); a pair gone is forgotten."""
+    for p, delta in deltas.items():
+        if delta == 0:
+            continue
+        count = counts[p] + delta
+        if count > 0:
+            counts[p] = count
+            heapq.heappush(heap, (-count, p))
+        else:
+            del counts[p]
+            where.pop(p, None)
+
+
 def learn_merges(word_counts: dict[bytes, int], n_merges: int) -> list[Pair]:
     """Up to `n_merges` merges over words with counts: the most frequent pair first, ties to the smaller pair.
 
@@ -87,16 +102,7 @@ def learn_merges(word_counts: dict[bytes, int], n_merges: int) -> list[Pair]:
                 deltas[p] += freqs[i]
                 where[p].add(i)
             words[i] = new
-        for p, delta in deltas.items():
-            if delta == 0:
-                continue
-            count = pair_counts[p] + delta
-            if count > 0:
-                pair_counts[p] = count
-                heapq.heappush(heap, (-count, p))
-            else:
-                del pair_counts[p]
-                where.pop(p, None)
+        apply_deltas(pair_counts, deltas, heap, where)
         assert pair not in pair_counts, "a merge removes every occurrence of its pair"
     return merges
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from lmlab.errors import LmlabError
-from lmlab.tokenizers.bpe import merge_pair, pretokenize
+from lmlab.tokenizers.bpe import apply_deltas, merge_pair, pretokenize
 
 Pair = tuple[str, str]
 
@@ -144,16 +144,7 @@ def _merge_everywhere(
         for p in set(new_pairs):
             where.setdefault(p, set()).add(i)
         splits[i] = new
-    for p, delta in deltas.items():
-        if delta == 0:
-            continue
-        count = counts[p] + delta
-        if count > 0:
-            counts[p] = count
-            heapq.heappush(heap, (-count, p))
-        else:
-            del counts[p]
-            where.pop(p, None)
+    apply_deltas(counts, deltas, heap, where)
 
 
 class CourseBPETokenizer:
