@@ -172,3 +172,21 @@ def test_every_command_works_for_every_family(kind, tmp_path, capsys):
     assert main(["plot", str(run)]) == 0
     out = capsys.readouterr().out
     assert "KING:" in out and "val " in out and f": {kind}," in out and (run / "loss.png").exists()
+
+
+def test_resume_finds_the_data_folder_the_run_was_trained_with(tmp_path, monkeypatch, capsys):
+    """`--data-dir` is remembered in RUN/data.json: `lmlab train --resume RUN` and lmlab.train(resume=True)
+    read the same files without being told again (without it, the cache or a download)."""
+    import lmlab
+
+    from .conftest import SHARED_DATA
+
+    out = tmp_path / "run"
+    overrides = [a for o in TINY for a in ("--set", o)]
+    args = ["train", "shakespeare-char-cpu", *overrides, "--set", "train.max_steps=4", "--out", str(out)]
+    assert main([*args, "--data-dir", str(SHARED_DATA), "--quiet"]) == 0
+    monkeypatch.delenv("LMLAB_DATA_DIR")  # nothing else points at the data now
+    assert main(["train", "--resume", str(out), "--set", "train.max_steps=6", "--quiet"]) == 0
+    assert "finished at step 6" in capsys.readouterr().out
+    run = lmlab.train("shakespeare-char-cpu", out, resume=True, progress=False, train__max_steps=8)
+    assert run.dir.checkpoint_step() == 8

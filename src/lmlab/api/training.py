@@ -59,7 +59,10 @@ def train(
     result = train_config(
         config,
         run_path,
-        data_dir=Path(data_dir) if data_dir is not None else None,
+        # resuming, the folder the run was trained with unless another is given
+        data_dir=RunDir(run_path).data_dir(Path(data_dir) if data_dir is not None else None)
+        if started
+        else (Path(data_dir) if data_dir is not None else None),
         resume=started,
         progress=progress,
         trackers=log,
