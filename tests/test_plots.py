@@ -101,6 +101,13 @@ def test_attention_figures_have_one_axes_per_head_and_a_colour_bar(tmp_path):
     tokens = ["R", "O", " ", "\n", "$"]
     grid = attention.attention_grid_figure(attentions(2, 3, 5), tokens, "grid")
     check_png(grid, tmp_path / "grid.png", n_axes=2 * 3 + 1)
+
+    # the outer edges carry the token labels; inner panels none, so no labels run into a neighbour
+    def labelled(ax, axis):
+        return any(t.get_text() for t in getattr(ax, f"get_{axis}ticklabels")())
+
+    assert [labelled(ax, "y") for ax in grid.axes[:6]] == [True, False, False] * 2
+    assert [labelled(ax, "x") for ax in grid.axes[:6]] == [False] * 3 + [True] * 3
     frames = [(f"step {s}", attentions(2, 3, 5)) for s in (0, 4)]
     over = attention.attention_over_training_figure(frames, tokens, "over training")
     check_png(over, tmp_path / "over.png", n_axes=2 * 2 * 3 + 1)

@@ -30,8 +30,10 @@ def attention_grid_figure(attentions: torch.Tensor, tokens: list[str], title: st
             image = ax.imshow(
                 attentions[layer, head].float().cpu().numpy(), vmin=0.0, vmax=1.0, cmap="viridis"
             )
-            ax.set_xticks(range(T), labels, rotation=90, fontsize=7)
-            ax.set_yticks(range(T), labels, fontsize=7)
+            # every panel reads the same tokens: label the outer edges only, so no panel's labels run
+            # into its neighbour's
+            ax.set_xticks(range(T), labels if layer == n_layer - 1 else [], rotation=90, fontsize=7)
+            ax.set_yticks(range(T), labels if head == 0 else [], fontsize=7)
             ax.set_title(f"layer {layer}, head {head}", fontsize=9)
             if layer == n_layer - 1:
                 ax.set_xlabel("key (attended to)")
