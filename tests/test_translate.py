@@ -203,10 +203,9 @@ def test_pair_batches_cover_every_training_pair_once_per_epoch(loaded):
     _, _, _, task = loaded
     batches = PairBatches(task, batch_size=4, block_size=64, seed=5)
     n = batches.epoch_size
-    assert sorted(batches._position(i, n) for i in range(n)) == list(range(n))
-    assert sorted(batches._position(i, n) for i in range(n, 2 * n)) == list(range(n))
-    first = [batches._position(i, n) for i in range(n)]
-    assert first != [batches._position(i, n) for i in range(n, 2 * n)]  # reshuffled each epoch
+    first, second = batches.order.items(0, n).tolist(), batches.order.items(n, n).tolist()
+    assert sorted(first) == list(range(n)) and sorted(second) == list(range(n))
+    assert first != second  # reshuffled each epoch
     again = PairBatches(task, batch_size=4, block_size=64, seed=5)
     generator = torch.Generator()
     assert torch.equal(again.train_batch(3, generator).inputs, batches.train_batch(3, generator).inputs)
