@@ -59,10 +59,7 @@ def train(
     result = train_config(
         config,
         run_path,
-        # resuming, the folder the run was trained with unless another is given
-        data_dir=RunDir(run_path).data_dir(Path(data_dir) if data_dir is not None else None)
-        if started
-        else (Path(data_dir) if data_dir is not None else None),
+        data_dir=Path(data_dir) if data_dir is not None else None,
         resume=started,
         progress=progress,
         trackers=log,

@@ -79,7 +79,6 @@ def train(args: argparse.Namespace) -> int:
         run = open_run(args.resume)
         config = apply_overrides(run.config(), overrides)
         run_path = run.path
-        args.data_dir = run.data_dir(args.data_dir)  # the folder it was trained with, unless given
     else:
         if not args.preset:
             raise LmlabError(

@@ -106,6 +106,8 @@ def train(
                 "%s has no complete checkpoint (stopped during its first save): starting over", run_path
             )
             resume = False
+        if resume:  # the folder the run was trained with (RUN/data.json), unless another is given
+            data_dir = run.data_dir(data_dir)
         data = _load_data(config, data_dir, run.tokenizer() if resume else None, dist)
         config = _resolved(config, data, dist.world_size)
         restore = None
