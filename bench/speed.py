@@ -14,8 +14,8 @@ its own model class). Sampling: 500 new tokens, batch 1,
 from the shakespeare-char and nanogpt-cpu architectures (randomly initialised: speed does
 not depend on the weights). The plain reference loop (bench/reference_loop.py: explicit attention, a
 host sync every step, per-parameter AdamW) runs the same recipe in the same rounds, with peak memory.
-On a CUDA GPU, --peak-tflops adds the model FLOPs utilisation of --mfu-preset (6·N·tokens/s over the
-peak, N = the weights of every Linear layer).
+On a CUDA GPU, --peak-tflops adds the model FLOPs utilisation of --mfu-preset ((6·N + 12·L·C·T)·tokens/s
+over the peak, N = the weights of every Linear layer; tokens/s over the second half of the run).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -199,22 +200,43 @@ def matmul_parameters(model: torch.nn.Module) -> int:
     return sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
 
 
-def bench_mfu(preset: str, iters: int, peak_tflops: float, data_dir: Path | None, workdir: Path) -> dict:
-    """Train `preset` on CUDA for `iters` steps; model FLOPs utilisation = 6·N·tokens/s / peak."""
+def flops_per_token(model: torch.nn.Module, config) -> float:
+    """Training FLOPs per token: 6·N for the matmul weights plus 12·L·C·T for attention's scores and
+    weighted sum (PaLM's appendix B; nanoGPT's estimate_mfu counts the same)."""
+    attention = 12 * config.model.n_layer * config.model.n_embd * config.model.block_size
+    return 6 * matmul_parameters(model) + attention
+
+
+def bench_mfu(
+    preset: str,
+    iters: int,
+    peak_tflops: float | None,
+    data_dir: Path | None,
+    workdir: Path,
+    device: str = "cuda",
+    overrides: Sequence[str] = (),
+) -> dict:
+    """Train `preset` for `iters` steps; tokens/s over the second half (torch.compile and warm-up done
+    in the first), model FLOPs utilisation = FLOPs per token x tokens/s / peak, and peak memory."""
     run_path = workdir / "mfu"
-    settings = [f"train.max_steps={iters}", f"train.eval_interval={iters}", "train.device=cuda"]
-    reset_peak_memory(torch.device("cuda"))
-    train(apply_overrides(load_preset(preset), settings), run_path, data_dir=data_dir, progress=False)
-    last = RunDir(run_path).metrics()[-1]
-    _config, _tokenizer, model = load_model(RunDir(run_path), "last", "cuda")
-    tokens_per_s = last["tokens"] / last["train_time"]
-    n = matmul_parameters(model)
+    half = max(1, iters // 2)
+    settings = [f"train.max_steps={2 * half}", f"train.eval_interval={half}", f"train.device={device}"]
+    reset_peak_memory(torch.device(device))
+    config = apply_overrides(load_preset(preset), [*settings, *overrides])
+    train(config, run_path, data_dir=data_dir, progress=False)
+    *_, middle, last = RunDir(run_path).metrics()
+    config, _tokenizer, model = load_model(RunDir(run_path), "last", device)
+    tokens_per_s = (last["tokens"] - middle["tokens"]) / (last["train_time"] - middle["train_time"])
+    flops = flops_per_token(model, config)
     return {
         "preset": preset,
-        "matmul_parameters": n,
+        "steps": 2 * half,
+        "matmul_parameters": matmul_parameters(model),
+        "flops_per_token": flops,
         "tokens_per_s": tokens_per_s,
-        "mfu": 6 * n * tokens_per_s / (peak_tflops * 1e12),
-        "peak_mib": peak_memory_mib(torch.device("cuda")),
+        "mfu": flops * tokens_per_s / (peak_tflops * 1e12) if peak_tflops else None,
+        "peak_tflops": peak_tflops,
+        "peak_mib": peak_memory_mib(torch.device(device)),
     }
 
 
@@ -334,6 +356,7 @@ def main() -> None:
         print(
             f"\nModel FLOPs utilisation, {mfu['preset']} on {torch.cuda.get_device_name()}: "
             f"N = {mfu['matmul_parameters']:,} matmul weights, {mfu['tokens_per_s']:,.0f} tokens/s, "
+            f"{mfu['flops_per_token'] / 1e9:.2f} GFLOP a token, "
             f"MFU {100 * mfu['mfu']:.1f}% of {args.peak_tflops} TFLOP/s, "
             f"peak memory {mfu['peak_mib']:,.0f} MiB"
         )

@@ -42,14 +42,20 @@ def total_memory_bytes(device: torch.device) -> int | None:
 
 
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
-    """'auto' is bfloat16 autocast on GPUs that support it, float32 elsewhere (CPU only when asked)."""
-    if name == "float32":
-        return torch.float32
-    if name == "bfloat16":
-        return torch.bfloat16
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
+    """'auto' is bfloat16 autocast on CUDA GPUs that support it, float16 (with loss scaling, see
+    needs_loss_scaling) on those that do not, and float32 on CPU and MPS, where either is asked for."""
+    named = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    if name in named:
+        return named[name]
+    if device.type == "cuda":
+        # including_emulation=False: a T4 or V100 "supports" bf16 only by slow emulation
+        return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
     return torch.float32
+
+
+def needs_loss_scaling(dtype: torch.dtype) -> bool:
+    """float16's range is small: gradients underflow unless the loss is scaled up (GradScaler)."""
+    return dtype == torch.float16
 
 
 def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager:

@@ -9,7 +9,9 @@ from lmlab.config.validation import require
 LR_DECAYS = ("cosine", "linear", "constant", "wsd", "cosine_floor")
 LOSS_AVERAGES = ("token", "sequence")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-DTYPES = ("auto", "float32", "bfloat16")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+# the short names people type; config.json keeps the long one
+DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 MAX_THREADS = 1024  # torch.set_num_threads allocates per thread; no CPU has more cores
 
 
@@ -50,6 +52,8 @@ class TrainConfig:
     device: str = "auto"
     # torch threads while training; 0 picks by model size (lmlab.training.threads, bench/threads.py)
     threads: int = 0
+    # auto: bfloat16 autocast on GPUs that have it, float16 with loss scaling on those that do not (T4,
+    # V100), float32 on CPU and MPS; float16 always scales the loss (torch.amp.GradScaler)
     dtype: str = "auto"
     compile: bool = False
     # pair tasks: "token" averages the loss over every counted target; "sequence" averages each
@@ -103,7 +107,11 @@ class TrainConfig:
             f"train.lr_decay={self.lr_decay!r} is unknown; choose one of {LR_DECAYS}",
         )
         require(self.device in DEVICES, f"train.device={self.device!r} is unknown; choose one of {DEVICES}")
-        require(self.dtype in DTYPES, f"train.dtype={self.dtype!r} is unknown; choose one of {DTYPES}")
+        object.__setattr__(self, "dtype", DTYPE_ALIASES.get(self.dtype, self.dtype))
+        require(
+            self.dtype in DTYPES,
+            f"train.dtype={self.dtype!r} is unknown; choose one of {DTYPES} (or fp32, bf16, fp16)",
+        )
         require(
             self.loss_average in LOSS_AVERAGES,
             f"train.loss_average={self.loss_average!r} is unknown; choose one of {LOSS_AVERAGES}",

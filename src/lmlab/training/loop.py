@@ -25,6 +25,7 @@ from lmlab.training.policy import (
     evaluate_and_save,
     evaluation_due,
     keep_snapshot,
+    report_loss_scale,
     save,
     stop_if_not_finite,
     write_train_losses,
@@ -71,14 +72,17 @@ def fit(
                     with autocast(s.device, s.dtype):
                         logits = s.forward(batch.inputs, segments=batch.segments)  # (B, T, V)
                         loss = training_loss(logits, batch.targets, s.loss_average)
-                    (loss / cfg.grad_accum_steps).backward()
+                    s.scaler.scale(loss / cfg.grad_accum_steps).backward()
                 s.pending_tokens += batch.n_tokens
                 micro_losses.append(loss.detach())
             # the loss of the batch this step trained on, left on the device (written at log steps)
             s.step_losses.append(torch.stack(micro_losses).float().mean())
             if cfg.grad_clip > 0:
+                s.scaler.unscale_(s.optimizer)  # clip the true gradients, not the scaled ones
                 torch.nn.utils.clip_grad_norm_(s.model.parameters(), cfg.grad_clip)
-            s.optimizer.step()
+            # float16: a step whose gradients overflowed is skipped and the loss scale halves (no NaN stop)
+            s.scaler.step(s.optimizer)
+            s.scaler.update()
             s.optimizer.zero_grad(set_to_none=True)
             s.state.step += 1
             s.state.elapsed_seconds = time.perf_counter() - session_start
@@ -93,6 +97,7 @@ def fit(
                 write_train_losses(s, writer)  # one host sync for the steps since the last log step
                 loss_value, interrupted = agree(s, loss, interrupt_requested())
                 stop_if_not_finite(s, writer, loss_value)
+                report_loss_scale(s)
                 now = time.perf_counter()
                 rate = (s.state.tokens_seen - window_tokens) / max(now - window_start, 1e-9)
                 window_start, window_tokens = now, s.state.tokens_seen

@@ -71,6 +71,7 @@ def save(s: Session, writer: RunWriter, best: bool) -> None:
     if not s.dist.is_main:
         return
     s.state.rng = {"batches": encode_rng(s.batch_generator.get_state())}
+    s.state.grad_scaler = s.scaler.state_dict()  # {} when the scaler is off
     for rank, rank_states in enumerate(every_rank):
         s.state.rng.update({rank_key(name, rank): state for name, state in rank_states.items()})
     writer.save("last", s.model, s.optimizer, s.state)
@@ -137,6 +138,22 @@ def stop_if_not_finite(s: Session, writer: RunWriter, loss_value: float) -> None
     )
 
 
+def report_loss_scale(s: Session) -> None:
+    """float16: say when the loss scale fell since the last log step, i.e. steps were skipped because
+    their gradients overflowed (reading the scale syncs the host, so only at log steps)."""
+    if not s.scaler.is_enabled():
+        return
+    scale = s.scaler.get_scale()
+    if scale < s.last_loss_scale and s.dist.is_main:
+        log.info(
+            "step %d: float16 gradients overflowed since the last log step; those steps were skipped "
+            "and the loss scale fell to %g",
+            s.state.step,
+            scale,
+        )
+    s.last_loss_scale = scale
+
+
 def _record(s: Session, writer: RunWriter, scores: dict[str, float], lr: float) -> None:
     """Append the evaluation to the metrics and log it."""
     epoch_size = s.data.epoch_size
@@ -149,6 +166,7 @@ def _record(s: Session, writer: RunWriter, scores: dict[str, float], lr: float) 
         "lr": lr,
         "time": round(s.state.elapsed_seconds, 3),
         "train_time": round(s.state.elapsed_seconds - s.state.eval_seconds, 3),
+        **({"loss_scale": s.scaler.get_scale()} if s.scaler.is_enabled() else {}),
     }
     writer.append_metrics(record)
     accuracy = f", val acc {scores['val_acc']:.4f}" if "val_acc" in scores else ""

@@ -15,7 +15,7 @@ from torch import nn
 
 from lmlab.config import RunConfig
 from lmlab.data.batches import BatchSource, PairBatches
-from lmlab.device import resolve_dtype
+from lmlab.device import needs_loss_scaling, resolve_dtype
 from lmlab.models import build_model
 from lmlab.training.compile import maybe_compile
 from lmlab.training.distributed import SINGLE, Distributed, rank_device, wrap
@@ -39,6 +39,8 @@ class Session:
     optimizer: torch.optim.Optimizer
     device: torch.device
     dtype: torch.dtype
+    # float16 scales the loss and skips a step whose gradients overflow; a no-op (disabled) otherwise
+    scaler: torch.amp.GradScaler
     batch_generator: torch.Generator  # the same on every rank: each takes its share of one draw
     state: TrainingState
     loss_average: str  # "token" or "sequence" (lmlab.loss.training_loss), chosen once here
@@ -46,6 +48,7 @@ class Session:
     pending_tokens: int = 0  # this rank's tokens not yet in state.tokens_seen (summed over ranks)
     # the training loss of each step since the last write, kept on the device: no host sync a step
     step_losses: list[torch.Tensor] = field(default_factory=list)
+    last_loss_scale: float = float("inf")  # float16: the scale at the last log step (skipped steps lower it)
 
     @property
     def sequences_per_step(self) -> int:
@@ -67,9 +70,12 @@ def build_session(
     model = build_model(config.model).to(device)
     optimizer = make_optimizer(model, config.train, device)
     batch_generator = torch.Generator().manual_seed(config.train.seed)  # data order
+    scaler = torch.amp.GradScaler(device.type, enabled=needs_loss_scaling(dtype))
     state = TrainingState(world_size=dist.world_size)
     if restore is not None:
         state = restore(model, optimizer)
+        if scaler.is_enabled() and state.grad_scaler:  # a run resumed in float16 from float32 starts afresh
+            scaler.load_state_dict(state.grad_scaler)
         _restore_rng(state.rng, batch_generator, device, dist)
         if state.world_size != dist.world_size and dist.is_main:
             log.warning(
@@ -94,7 +100,7 @@ def build_session(
     pairs = isinstance(data, PairBatches)
     loss_average = config.train.loss_average if pairs else "token"
     return Session(
-        config, data, model, trained, forward, optimizer, device, dtype, batch_generator, state,
+        config, data, model, trained, forward, optimizer, device, dtype, scaler, batch_generator, state,
         loss_average, dist,
     )  # fmt: skip
 

@@ -21,6 +21,9 @@ class TrainingState:
     # "torch.rank1", ... (the other ranks of a torchrun job)
     rng: dict[str, str] = field(default_factory=dict)
     world_size: int = 1  # processes that trained it (torchrun); a global batch has this many shares
+    # train.dtype=float16: torch.amp.GradScaler's state (scale, growth tracker), so a resume scales the
+    # loss as the uninterrupted run would; empty otherwise
+    grad_scaler: dict[str, float] = field(default_factory=dict)
 
 
 def encode_rng(state: torch.Tensor) -> str:
