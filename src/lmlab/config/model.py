@@ -10,7 +10,9 @@ from lmlab.config.validation import require
 MODEL_KINDS = ("bigram", "bigram_embed", "attention", "gpt", "lstm")
 ATTENTION_KINDS = ("attention", "gpt")  # the kinds that split n_embd into n_head heads
 NORMS = ("layernorm", "rmsnorm", "none")  # none: identity, as Nanda et al. 2023's grokking model
-POSITIONS = ("learned", "sinusoidal", "rotary", "none")  # none: no position signal (the BPE assignment)
+# none: no position signal (the BPE assignment); relative: T5's learned bias per head and distance bucket;
+# alibi: Press et al.'s fixed linear bias (both on the attention scores, lmlab.models.position_bias)
+POSITIONS = ("learned", "sinusoidal", "rotary", "none", "relative", "alibi")
 ACTIVATIONS = ("gelu", "relu")
 # gpt2: N(0, init_std) with GPT-2's smaller residual projections; normal: N(0, init_std) everywhere (the
 # minGPT/nanoGPT notebooks); pytorch: each layer's own default (nn.Linear, nn.Embedding), a notebook's start

@@ -2,11 +2,11 @@
 
 idx (B, T) -> token embedding (+ learned or sinusoidal positions) -> n_layer blocks -> final norm ->
 lm_head -> logits (B, T, V). Variants are config fields of this one model: model.norm (layernorm,
-rmsnorm, none), model.position (learned, sinusoidal, rotary, none), model.activation (gelu, relu),
-model.mlp_ratio, model.bias (and per layer: attention_bias, mlp_bias, lm_head_bias), model.tie_weights,
-model.attention_window, model.causal (false: bidirectional attention, which cannot generate), and
-model.segment_embeddings (a learned vector per segment, 0 = source, 1 = target, added to the tokens'
-for conditional language modelling on pairs).
+rmsnorm, none), model.position (learned, sinusoidal, rotary, none; relative and alibi bias the
+scores), model.activation (gelu, relu), model.mlp_ratio, model.bias (and per layer: attention_bias,
+mlp_bias, lm_head_bias), model.tie_weights, model.attention_window, model.causal (false:
+bidirectional attention, which cannot generate), and model.segment_embeddings (a learned vector per
+segment, 0 = source, 1 = target, added to the tokens' for conditional language modelling on pairs).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from lmlab.models.base import Inspection, LanguageModel
 from lmlab.models.init import init_weights
 from lmlab.models.kv_cache import KVCache, LayerCache
 from lmlab.models.layers import Block, make_norm, sinusoidal_table
+from lmlab.models.position_bias import PositionBias
 
 
 class GPT(LanguageModel):
@@ -36,6 +37,8 @@ class GPT(LanguageModel):
             self.register_buffer(
                 "position_table", sinusoidal_table(config.block_size, config.n_embd), persistent=False
             )
+        elif config.position in ("relative", "alibi"):  # on the attention scores, shared by every layer
+            self.position_bias = PositionBias(config)
         if config.segment_embeddings:
             self.segment_embedding = nn.Embedding(2, config.n_embd)
         self.embedding_dropout = nn.Dropout(config.dropout)
@@ -109,14 +112,17 @@ class GPT(LanguageModel):
             if segments is None:
                 raise ValueError("this model has segment embeddings: pass segments (0 source, 1 target)")
             x = x + self.segment_embedding(segments)  # (B, T, C)
-        x = self.embedding_dropout(x)  # rotary positions enter inside attention instead
+        x = self.embedding_dropout(x)  # rotary, relative and alibi positions enter inside attention instead
+        # relative, alibi: one (1, H, T, S) bias with the mask folded in, for every layer
+        bias = self.position_bias(T, start + T, idx.device) if hasattr(self, "position_bias") else None
         weights, hidden = [], []
         recompute = self.config.checkpoint_activations and self.training and torch.is_grad_enabled()
         for i, block in enumerate(self.blocks):
             if recompute and cache is None and not need_weights:
-                x, w = checkpoint(block, x, use_reentrant=False)
+                x, w = checkpoint(block, x, None, False, bias, use_reentrant=False)
                 continue
-            x, w = block(x, cache=cache.layers[i] if cache is not None else None, need_weights=need_weights)
+            layer_cache = cache.layers[i] if cache is not None else None
+            x, w = block(x, cache=layer_cache, need_weights=need_weights, bias=bias)
             if need_weights:
                 weights.append(w)
                 hidden.append(x)

@@ -133,12 +133,17 @@ class CausalSelfAttention(nn.Module):
         self.resid_dropout = nn.Dropout(config.dropout)
 
     def forward(
-        self, x: torch.Tensor, cache: LayerCache | None = None, need_weights: bool = False
+        self,
+        x: torch.Tensor,
+        cache: LayerCache | None = None,
+        need_weights: bool = False,
+        bias: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x (B, T, C) -> (y (B, T, C), weights (B, H, T, S) if need_weights else None).
 
         With a cache, x holds only the new positions; keys and values of earlier ones come from it.
-        The explicit path runs when weights are requested, the fused SDPA kernel otherwise.
+        The explicit path runs when weights are requested, the fused SDPA kernel otherwise. `bias`
+        (1, H, T, S), from lmlab.models.position_bias, is added to the scores and holds the mask.
         """
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)  # (B, T, C) each: one matrix product for all three
@@ -151,18 +156,26 @@ class CausalSelfAttention(nn.Module):
         if cache is not None:
             k, v = cache.append(k, v)  # (B, H, S, D), S = cached + T
         if need_weights:
-            y, weights = self._explicit(q, k, v)
+            y, weights = self._explicit(q, k, v, bias)
+        elif bias is not None:  # SDPA adds a float mask to the scores: the bias, -inf where masked
+            dropout_p = self.dropout if self.training else 0.0
+            y, weights = (
+                F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=dropout_p),
+                None,
+            )
         else:
             y, weights = self._fused(q, k, v), None
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # merge heads: (B, H, T, D) -> (B, T, C)
         return self.resid_dropout(self.out_proj(y)), weights
 
     def _explicit(
-        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         T, S = q.size(2), k.size(2)
         scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.head_size)  # (B, H, T, S)
-        if self.causal:
+        if bias is not None:
+            scores = scores + bias.to(scores.dtype)  # the mask is in it
+        elif self.causal:
             scores = scores.masked_fill(~causal_mask(T, S, q.device, self.window), float("-inf"))
         weights = F.softmax(scores, dim=-1)
         return self.attn_dropout(weights) @ v, weights  # (B, H, T, D), (B, H, T, S)
@@ -206,10 +219,14 @@ class Block(nn.Module):
         self.mlp = MLP(config)
 
     def forward(
-        self, x: torch.Tensor, cache: LayerCache | None = None, need_weights: bool = False
+        self,
+        x: torch.Tensor,
+        cache: LayerCache | None = None,
+        need_weights: bool = False,
+        bias: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x (B, T, C) -> (x (B, T, C), attention weights (B, H, T, S) if need_weights else None)."""
-        attn_out, weights = self.attn(self.norm_attn(x), cache=cache, need_weights=need_weights)
+        attn_out, weights = self.attn(self.norm_attn(x), cache=cache, need_weights=need_weights, bias=bias)
         x = x + attn_out  # tokens exchange information
         x = x + self.mlp(self.norm_mlp(x))  # each position computes on its own
         return x, weights

@@ -11,6 +11,7 @@ import torch
 from lmlab.config import ModelConfig
 from lmlab.device import total_memory_bytes
 from lmlab.errors import LmlabError
+from lmlab.models.position_bias import RELATIVE_BUCKETS
 
 BYTES_PER_WEIGHT = 4  # float32
 BYTES_TO_TRAIN = 16  # float32 weights, their gradients and AdamW's two moments
@@ -35,6 +36,8 @@ def estimate_parameters(config: ModelConfig) -> int:
     if config.kind == "attention":
         return V * C + positions + _attention(config) + C * V + V  # readout with bias
     segments = 2 * C if config.segment_embeddings else 0
+    if config.position == "relative":  # one learned table for every layer
+        positions = RELATIVE_BUCKETS * config.n_head
     mlp = 2 * C * config.mlp_hidden + (config.mlp_hidden + C if config.mlp_has_bias else 0)
     block = 2 * _norm(config) + _attention(config) + mlp
     head = (0 if config.tie_weights else C * V) + (V if config.lm_head_has_bias else 0)
