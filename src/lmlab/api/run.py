@@ -143,20 +143,24 @@ class Run:
         temperature: float | None = None,
         seed: int | None = None,
         beam: int = 1,
+        oracle_length: bool = False,
     ) -> TextSplitScore | TranslationReport:
         """What `lmlab eval` reports for one split. Text (default val): exact loss, perplexity, bits per
         token and per character. Pair tasks (default the held-out split): exact match and token
         accuracy with every example (`.examples`), decoded greedily, by beam search (`beam`), or sampled
-        at `temperature` with `seed` (the SCAN assignment's part D)."""
+        at `temperature` with `seed` (the SCAN assignment's part D); `oracle_length` holds each
+        prediction to its reference's length (`--oracle-length`), and `.errors()` sorts the wrong ones."""
         config, tokenizer, model = self._model(checkpoint, device)
         _at_least("beam", beam, 1)
         if temperature is not None:
             _at_least("temperature", temperature, 0)
             if beam != 1:
                 raise LmlabError("beam and temperature do not mix: beam search is not sampled; give one")
-        if not config.data.is_pair_task and (temperature is not None or seed is not None or beam != 1):
+        pair_only = temperature is not None or seed is not None or beam != 1 or oracle_length
+        if not config.data.is_pair_task and pair_only:
             raise LmlabError(
-                "temperature, seed and beam are for pair tasks (SCAN, arithmetic); a text run has none"
+                "temperature, seed, beam and oracle_length are for pair tasks (SCAN, arithmetic); "
+                "a text run has none"
             )
         folder = self._dir.data_dir(Path(data_dir) if data_dir is not None else None)
         if not config.data.is_pair_task:
@@ -177,6 +181,7 @@ class Run:
             batch_size=batch_size or 512,
             temperature=temperature or 0.0,
             seed=seed,
+            oracle_length=oracle_length,
         )
 
     def next_tokens(

@@ -43,6 +43,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="pair tasks: sampled decoding at temperature T instead of greedy (0 is greedy)",
     )
     parser.add_argument("--seed", type=int, help="pair tasks: makes sampled decoding repeatable")
+    parser.add_argument(
+        "--oracle-length",
+        action="store_true",
+        help="pair tasks: hold each prediction to its reference's length (</s> suppressed until then, "
+        "then forced), Lake & Baroni's oracle; scores the actions, not the end-of-sequence decision",
+    )
     add_out(parser, "pair tasks: folder for the report (default RUN_DIR/eval/SPLIT-DECODING)")
     parser.set_defaults(handler=evaluate)
 
@@ -59,9 +65,10 @@ def evaluate(args: argparse.Namespace) -> int:
     config, tokenizer, model = load_model(run, args.checkpoint, args.device)
     if config.data.is_pair_task:
         return _evaluate_pairs(args, run, config, tokenizer, model)
-    if args.temperature is not None or args.seed is not None:
+    if args.temperature is not None or args.seed is not None or args.oracle_length:
         raise LmlabError(
-            "--temperature and --seed are for pair tasks (SCAN, arithmetic); a text run has no decoding"
+            "--temperature, --seed and --oracle-length are for pair tasks (SCAN, arithmetic); "
+            "a text run has no decoding"
         )
     splits = _parse_splits(args.splits or "train,val", ("train", "val"))
     batch_size = args.batch_size or 64  # None: not given (0 and below were refused above)
@@ -110,10 +117,13 @@ def _evaluate_pairs(args: argparse.Namespace, run, config, tokenizer, model) -> 
             batch_size=args.batch_size or 512,
             temperature=temperature,
             seed=args.seed,
+            oracle_length=args.oracle_length,
         )
         decoding = "greedy" if args.beam == 1 else f"beam{args.beam}"
         if temperature > 0:
             decoding = f"t{temperature:g}" + (f"-seed{args.seed}" if args.seed is not None else "")
+        if args.oracle_length:
+            decoding += "-oracle"
         out_dir = args.out / split if args.out else run.path / "eval" / f"{split}-{decoding}"
         paths = write_translation_report(report, out_dir)
         print("\n".join(summary_lines(report)))

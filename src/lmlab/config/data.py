@@ -26,6 +26,15 @@ SCAN_SPLITS = (
     "template_right",
     "template_jump_around_right",
 )
+# Lake & Baroni's add-primitive jump split "with additional examples": num composed jump commands in
+# train (and not in test), five random draws (rep) of each; fetched as official files, not generated
+ADDPRIM_COMPLEX_NUMS = (1, 2, 4, 8, 16, 32)
+ADDPRIM_COMPLEX_REPS = (1, 2, 3, 4, 5)
+ADDPRIM_COMPLEX_SPLITS = tuple(
+    f"addprim_complex_jump_num{num}_rep{rep}" for num in ADDPRIM_COMPLEX_NUMS for rep in ADDPRIM_COMPLEX_REPS
+)
+ADDPRIM_COMPLEX_PATTERN = "addprim_complex_jump_num{1,2,4,8,16,32}_rep{1..5}"
+DEFAULT_TRAIN_FRACTION = 0.9
 SCAN_SOURCES = ("auto", "generated", "official")
 WINDOWS = ("random", "all")
 MAX_EQUATIONS = 10**7  # arithmetic: p^order equations, about 200 bytes each in memory
@@ -38,22 +47,28 @@ class DataConfig:
     Text corpora (shakespeare, text) are split by position: the first `train_fraction` is train (with
     windows=all, the first train_fraction of the stride-1 windows, as the BPE assignment splits). Pair
     tasks: scan reads a train and a test set, and `train_fraction` of the train pairs, drawn with
-    `split_seed`, train the model while the rest is the validation set that picks the best checkpoint;
-    arithmetic splits all equations into train and validation by `r_train`. DATA_KEY_SCOPES lists
-    which keys apply to which dataset or tokenizer; `--set` refuses one that does not apply.
+    `split_seed`, train the model while the rest is the validation set that picks the best checkpoint
+    (with `val_min_actions` = N > 0, the train pairs of N or more actions are that set instead, the
+    longest held out as on the length split, and train_fraction must stay at its default: it does not
+    apply, so another value is refused rather than ignored); arithmetic splits all equations into
+    train and validation by `r_train`. DATA_KEY_SCOPES lists which keys apply to which dataset or
+    tokenizer; `--set` refuses one that does not apply.
     """
 
     dataset: str = "shakespeare"
     tokenizer: str = "char"
     # shakespeare, text and scan: the share that trains (text by position, scan pairs drawn by split_seed)
-    train_fraction: float = 0.9
+    train_fraction: float = DEFAULT_TRAIN_FRACTION
     # scan and arithmetic
     split_seed: int = 0  # draws the validation pairs (and the generated simple split)
     # scan
-    split: str = "simple"  # a named split (SCAN_SPLITS)
+    split: str = "simple"  # a named split (SCAN_SPLITS or ADDPRIM_COMPLEX_SPLITS)
     source: str = "auto"  # auto, generated (from the grammar) or official (the published files)
     train_file: str = ""  # any file of 'IN: ... OUT: ...' lines, instead of a named split
     test_file: str = ""
+    # 0: val is a random 1 - train_fraction share of the train pairs; N > 0: val is every train pair of at
+    # least N actions (the longest, as the length split's test set), train the rest
+    val_min_actions: int = 0
     # arithmetic
     p: int = 31  # the modulus, equations over Z_p
     operator: str = "+"  # + - * / (division by the modular inverse; p must be prime)
@@ -90,7 +105,9 @@ class DataConfig:
             0.0 < self.train_fraction < 1.0, f"data.train_fraction={self.train_fraction} must be in (0, 1)"
         )
         require(
-            self.split in SCAN_SPLITS, f"data.split={self.split!r} is unknown; choose one of {SCAN_SPLITS}"
+            self.split in SCAN_SPLITS or self.split in ADDPRIM_COMPLEX_SPLITS,
+            f"data.split={self.split!r} is unknown; choose one of {', '.join(SCAN_SPLITS)} "
+            f"or {ADDPRIM_COMPLEX_PATTERN}",
         )
         require(
             self.source in SCAN_SOURCES,
@@ -99,6 +116,16 @@ class DataConfig:
         require(
             not self.test_file or bool(self.train_file),
             "data.test_file needs data.train_file too (--train-file PATH)",
+        )
+        require(
+            self.val_min_actions >= 0,
+            f"data.val_min_actions={self.val_min_actions} must be 0 (a random validation share) or a "
+            "positive number of actions (the train pairs at least that long validate)",
+        )
+        require(
+            self.val_min_actions == 0 or self.train_fraction == DEFAULT_TRAIN_FRACTION,
+            f"data.val_min_actions={self.val_min_actions} holds out the longest train pairs as val, so "
+            f"data.train_fraction={self.train_fraction} does not apply; drop one of the two",
         )
         require(self.p >= 2, f"data.p={self.p} must be at least 2")
         require(
@@ -165,6 +192,7 @@ DATA_KEY_SCOPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "source": ("dataset", ("scan",)),
     "train_file": ("dataset", ("scan",)),
     "test_file": ("dataset", ("scan",)),
+    "val_min_actions": ("dataset", ("scan",)),
     "p": ("dataset", ("arithmetic",)),
     "operator": ("dataset", ("arithmetic",)),
     "operation_orders": ("dataset", ("arithmetic",)),

@@ -1,10 +1,11 @@
 """Pair tasks: (source, target) pairs split into train / val / test, with their word tokenizer.
 
 SCAN: the test set comes from the task (a named split, or --test-file). The validation set is a
-seeded `1 - train_fraction` share of the training pairs: it picks the best checkpoint, so the test
-set is never looked at during training. Arithmetic: all equations split into train and val by
-`r_train`, as in the arithmetic assignment; there is no test split, so final scores decode val
-(`PairTask.held_out`).
+seeded `1 - train_fraction` share of the training pairs, or with `data.val_min_actions` = N > 0
+every training pair of N or more actions (the longest held out, for a length split; train keeps
+the shorter ones): it picks the best checkpoint, so the test set is never looked at during training.
+Arithmetic: all equations split into train and val by `r_train`, as in the arithmetic assignment;
+there is no test split, so final scores decode val (`PairTask.held_out`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class PairTask:
     source_name: str = "command"  # what the log calls sources and targets
     target_name: str = "action sequence"
     warning: str = ""  # one line training logs loudly and eval prints, e.g. "not the official split"
+    selection: str = ""  # how the validation pairs were chosen from the training pairs, for the log
 
     @property
     def source(self) -> str:
@@ -63,6 +65,7 @@ class PairTask:
         return [
             f"{self.name} ({self.origin}): {len(self.train):,} train, {len(self.val):,} val, "
             + (f"{len(self.test):,} test pairs" if self.test else "no test pairs (val is held out)"),
+            *([self.selection] if self.selection else []),
             f"vocabulary ({self.tokenizer.vocab_size} tokens): {' '.join(self.tokenizer.tokens)}",
             f"longest {self.source_name} {longest_source} words, "
             f"longest {self.target_name} {longest_target}; "
@@ -88,20 +91,52 @@ def load_pair_task(
     else:
         pairs, test, origin = scan.load_split(config.split, config.source, data_dir, config.split_seed)
         name = f"SCAN {config.split}"
-    shuffled = sorted(pairs)  # the same pairs in any order give the same split
-    random.Random(config.split_seed).shuffle(shuffled)
-    n_train = int(round(config.train_fraction * len(shuffled)))
-    if n_train == len(shuffled) or n_train == 0:
-        raise LmlabError(
-            f"{len(shuffled)} training pairs leave no validation (or no training) pairs at "
-            f"data.train_fraction={config.train_fraction}; give more pairs or change the fraction"
-        )
-    train, val = shuffled[:n_train], shuffled[n_train:]
+    train, val, selection = _hold_out(pairs, config)
     test = test or val  # a train file alone: the held-out pairs stand in for a test set
     tokenizer = tokenizer or WordTokenizer.fit([text for pair in [*pairs, *test] for text in pair])
     seeded = not config.train_file and config.split == "simple" and origin.startswith("generated")
     warning = scan.generated_simple_warning(config.split_seed) if seeded else ""
-    return PairTask(name, origin, train, val, test, tokenizer, warning=warning)
+    return PairTask(name, origin, train, val, test, tokenizer, warning=warning, selection=selection)
+
+
+def _hold_out(pairs: list[Pair], config: DataConfig) -> tuple[list[Pair], list[Pair], str]:
+    """(train, val, how val was chosen): the training pairs of at least data.val_min_actions actions
+    validate, or a seeded 1 - train_fraction share of them. The same pairs in any order give the same
+    split."""
+    ordered = sorted(pairs)
+    if config.val_min_actions:
+        least = config.val_min_actions
+        lengths = [len(actions.split()) for _, actions in ordered]
+        train = [pair for pair, length in zip(ordered, lengths, strict=True) if length < least]
+        val = [pair for pair, length in zip(ordered, lengths, strict=True) if length >= least]
+        if not val or not train:
+            shortest, longest = min(lengths), max(lengths)
+            fix = (
+                f"set it from {shortest + 1} to {longest}"
+                if shortest < longest
+                else "no length divides them; use data.val_min_actions=0 (a random share)"
+            )
+            raise LmlabError(
+                f"data.val_min_actions={least} holds out {'none' if not val else 'all'} of the "
+                f"{len(ordered):,} training pairs ({shortest} to {longest} actions); {fix}"
+            )
+        selection = (
+            f"val: the {len(val):,} training pairs of {least} or more actions, the longest held out "
+            f"(data.val_min_actions={least}); train: the {len(train):,} of at most {least - 1}"
+        )
+        return train, val, selection
+    random.Random(config.split_seed).shuffle(ordered)
+    n_train = int(round(config.train_fraction * len(ordered)))
+    if n_train == len(ordered) or n_train == 0:
+        raise LmlabError(
+            f"{len(ordered)} training pairs leave no validation (or no training) pairs at "
+            f"data.train_fraction={config.train_fraction}; give more pairs or change the fraction"
+        )
+    selection = (
+        f"val: a random {len(ordered) - n_train:,} of the {len(ordered):,} training pairs "
+        f"(data.train_fraction={config.train_fraction:g}, data.split_seed={config.split_seed})"
+    )
+    return ordered[:n_train], ordered[n_train:], selection
 
 
 def _arithmetic_task(config: DataConfig, tokenizer: WordTokenizer | None) -> PairTask:

@@ -26,7 +26,9 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
+from lmlab.config.data import ADDPRIM_COMPLEX_PATTERN
 from lmlab.data.download import RemoteFile, find_local, locate, locate_or_fetch
+from lmlab.data.scan_files import ADDPRIM_COMPLEX_DIR, ADDPRIM_COMPLEX_SHA256
 from lmlab.errors import LmlabError
 
 PRIMITIVES = {"walk": "I_WALK", "look": "I_LOOK", "run": "I_RUN", "jump": "I_JUMP"}
@@ -176,13 +178,20 @@ _OFFICIAL_FILES = {  # file name -> (path in the brendenlake/SCAN repository, SH
         "add_prim_split/tasks_test_addprim_turn_left.txt",
         "15a82c2d25ac7c3c1fff7e18051fb085974ef3617de895c520d02144396a10e2",
     ),
+    **{  # the add-primitive jump split with num composed jump commands (lmlab.data.scan_files)
+        name: (f"{ADDPRIM_COMPLEX_DIR}/{name}", sha)
+        for (part, num, rep), sha in ADDPRIM_COMPLEX_SHA256.items()
+        for name in [f"tasks_{part}_addprim_complex_jump_num{num}_rep{rep}.txt"]
+    },
 }
 
 
 def official_file(name: str) -> RemoteFile:
     """The official SCAN file `name` (e.g. tasks_train_length.txt): its address and checksum."""
     if name not in _OFFICIAL_FILES:
-        raise LmlabError(f"no official SCAN file {name!r}; known: {', '.join(sorted(_OFFICIAL_FILES))}")
+        known = ", ".join(sorted(n for n in _OFFICIAL_FILES if "_complex_" not in n))
+        pattern = f"tasks_{{train,test}}_{ADDPRIM_COMPLEX_PATTERN}.txt"
+        raise LmlabError(f"no official SCAN file {name!r}; known: {known} and {pattern}")
     repo_path, sha256 = _OFFICIAL_FILES[name]
     return RemoteFile(url=_OFFICIAL_BASE + repo_path, sha256=sha256, relative_path=f"scan/{name}")
 
@@ -217,7 +226,8 @@ def load_split(
     rule-generated here, only fetched); "official": the published files, fetched and verified on
     first use; "auto": the official simple split when a local copy exists (else a seeded 80/20),
     the rule-based splits from the grammar (equal to the official files as multisets, tested), the
-    template splits from the official files.
+    template splits and the add-primitive jump splits with composed examples
+    (addprim_complex_jump_num8_rep1 …) from the official files.
     """
     names = (f"tasks_train_{split}.txt", f"tasks_test_{split}.txt")
     if source == "generated" and split not in GENERATED_SPLITS:

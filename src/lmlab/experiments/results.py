@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lmlab.experiments.held_out import held_out_scores
 from lmlab.experiments.summary import Aggregate, aggregate, groups_of, summarize_run
 from lmlab.experiments.sweep import SweepRun, SweepSpec, expand
 from lmlab.models import build_model
@@ -52,6 +53,10 @@ def collect(spec: SweepSpec, out_dir: Path) -> list[PointResult]:
         for budget in spec.budget_fractions:
             limit = math.floor(budget * max_steps + 1e-9)  # 0.29 · 100 is 28.99…: still step 29
             summaries = [summarize_run(c, max_step=limit) for c in curves]
+            if budget == 1.0:  # SCAN: add the test split's scores of each run's best checkpoint
+                finished = [d for d in run_dirs if d.metrics_file.exists()]
+                for summary, run_dir in zip(summaries, finished, strict=True):
+                    summary.update(held_out_scores(run_dir))
             by_group = {g: aggregate([summarize_run(c, limit, group=g) for c in curves]) for g in groups}
             steps = min(limit, last)
             result = PointResult(

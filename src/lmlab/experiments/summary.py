@@ -35,6 +35,12 @@ SUMMARY_COLUMNS: dict[str, str] = {
     **{f"tf_{name}": "min" for name in EXTREMA},
     "dt_L": "min",
     "dt_A": "min",
+    # SCAN: the test split decoded by the best checkpoint (lmlab.experiments.held_out), the full budget only
+    "E_test": "max",
+    "A_tok_test": "max",
+    "E_early": "min",
+    "E_went_on": "min",
+    "E_wrong": "min",
 }
 LABELS = {
     "L_train": "L_train",
@@ -47,7 +53,13 @@ LABELS = {
     "tf_A_val": "t_f(A_val)",
     "dt_L": "Δt(L)",
     "dt_A": "Δt(A)",
+    "E_test": "test exact match",
+    "A_tok_test": "test token accuracy",
+    "E_early": "stopped early",
+    "E_went_on": "went on",
+    "E_wrong": "wrong action",
 }
+HELD_OUT = ("E_test", "A_tok_test", "E_early", "E_went_on", "E_wrong")  # shares, shown as percentages
 REACHED = 0.9  # accuracy a run must reach for its t_f(A) and Δt to count (the assignment's "generalises")
 GROUP_FIELD = re.compile(r"^(?:train|val)_(?:loss|acc)_(\w+)$")  # e.g. val_acc_order2 -> order2
 

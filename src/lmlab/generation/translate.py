@@ -10,6 +10,9 @@ cache (keys and values for a transformer, the state for an LSTM).
 - beam search of width k: k hypotheses per source scored by their summed log-probability; a
   finished hypothesis keeps its score and competes with the open ones until every beam of the
   source has finished (no length normalisation: targets here are deterministic).
+Oracle lengths (`target_lengths`, Lake & Baroni 2018's protocol) hold every row to its reference's
+length in all three: `</s>` is suppressed (logit -inf) until the row has that many tokens, and then
+forced, so only the choice of actions is scored, not the end-of-sequence decision.
 """
 
 from __future__ import annotations
@@ -96,15 +99,26 @@ def translate(
     max_new_tokens: int | None = None,
     temperature: float = 0.0,
     seed: int | None = None,
+    target_lengths: list[int] | None = None,
 ) -> list[str]:
     """Decode the target of every source, in the order given: greedy when beam_width is 1 and
-    temperature 0, sampled at temperature > 0 (seeded by `seed`; None: a fresh seed)."""
+    temperature 0, sampled at temperature > 0 (seeded by `seed`; None: a fresh seed). With
+    `target_lengths` (one per source, in tokens), each target has exactly that length (the oracle;
+    cut short only where the model's context has no more room, as any target is)."""
     if beam_width < 1:
         raise LmlabError(f"beam width {beam_width} must be at least 1")
     if temperature < 0 or temperature != temperature:
         raise LmlabError(f"temperature {temperature} must be >= 0 (0 is greedy decoding)")
     if temperature > 0 and beam_width > 1:
         raise LmlabError("beam search and a temperature do not mix: give --beam or --temperature, not both")
+    if target_lengths is not None and len(target_lengths) != len(sources):
+        raise LmlabError(
+            f"{len(target_lengths)} oracle lengths for {len(sources)} sources; give one length per source"
+        )
+    if target_lengths is not None and min(target_lengths, default=0) < 0:
+        raise LmlabError(
+            f"oracle length {min(target_lengths)} is negative; lengths count target tokens (>= 0)"
+        )
     require_causal(model)
     model.eval()
     device = next(model.parameters()).device
@@ -118,17 +132,19 @@ def translate(
         by_length[len(prompt)].append(i)
     outputs: list[list[int]] = [[] for _ in sources]
     rows_per_batch = max(1, batch_size // beam_width)
+    eos, pad = tokenizer.eos_id, tokenizer.pad_id
     for length, indices in sorted(by_length.items()):
         limit = _max_new(model, length, max_new_tokens)
         for start in range(0, len(indices), rows_per_batch):
             chunk = indices[start : start + rows_per_batch]
             prompt = torch.tensor([prompts[i] for i in chunk], device=device)
+            lengths = None if target_lengths is None else torch.tensor([target_lengths[i] for i in chunk])
             if temperature > 0:
-                decoded = _sampled(model, prompt, tokenizer.eos_id, limit, temperature, generator)
+                decoded = _sampled(model, prompt, eos, limit, temperature, generator, lengths)
             elif beam_width == 1:
-                decoded = _greedy(model, prompt, tokenizer.eos_id, limit)
+                decoded = _greedy(model, prompt, eos, limit, lengths)
             else:
-                decoded = _beam(model, prompt, tokenizer.eos_id, tokenizer.pad_id, beam_width, limit)
+                decoded = _beam(model, prompt, eos, pad, beam_width, limit, lengths)
             for i, ids in zip(chunk, decoded, strict=True):
                 outputs[i] = ids
     return [tokenizer.decode(ids) for ids in outputs]
@@ -147,30 +163,56 @@ def _max_new(model, prompt_length: int, max_new_tokens: int | None) -> int:
     return min(max_new_tokens, room) if room is not None else max_new_tokens
 
 
-def _greedy(model, prompt: torch.Tensor, eos_id: int, max_new: int) -> list[list[int]]:
-    """Greedy targets of a batch of equal-length prompts, each row stopping at </s>."""
-    return _decode_rows(model, prompt, eos_id, max_new, lambda logits: logits.argmax(dim=-1))
+def oracle_logits(logits: torch.Tensor, eos_id: int, step: int, lengths: torch.Tensor) -> torch.Tensor:
+    """logits (B, V) of the token at position `step` of each target -> the oracle's (B, V): `</s>` at
+    -inf while step < the row's length (B,), and the only finite logit (0) once step reaches it."""
+    lengths = lengths.to(logits.device)
+    logits = logits.clone()
+    logits[:, eos_id] = logits[:, eos_id].masked_fill(step < lengths, float("-inf"))
+    at_end = step >= lengths  # (B,)
+    logits[at_end] = float("-inf")
+    logits[at_end, eos_id] = 0.0
+    return logits
+
+
+def _greedy(
+    model, prompt: torch.Tensor, eos_id: int, max_new: int, lengths: torch.Tensor | None = None
+) -> list[list[int]]:
+    """Greedy targets of a batch of equal-length prompts, each row stopping at </s> (or at its oracle
+    length (B,))."""
+    return _decode_rows(model, prompt, eos_id, max_new, lambda logits: logits.argmax(dim=-1), lengths)
 
 
 def _sampled(
-    model, prompt: torch.Tensor, eos_id: int, max_new: int, temperature: float, generator: torch.Generator
+    model,
+    prompt: torch.Tensor,
+    eos_id: int,
+    max_new: int,
+    temperature: float,
+    generator: torch.Generator,
+    lengths: torch.Tensor | None = None,
 ) -> list[list[int]]:
     """Sampled targets of a batch of equal-length prompts: each token drawn at `temperature`."""
 
     def choose(logits: torch.Tensor) -> torch.Tensor:
         return sample_next(logits, temperature, generator=generator)[0].squeeze(1)
 
-    return _decode_rows(model, prompt, eos_id, max_new, choose)
+    return _decode_rows(model, prompt, eos_id, max_new, choose, lengths)
 
 
-def _decode_rows(model, prompt: torch.Tensor, eos_id: int, max_new: int, choose) -> list[list[int]]:
-    """Token by token, `choose(logits (B, V)) -> tokens (B,)`; a row that emits </s> leaves the batch."""
+def _decode_rows(
+    model, prompt: torch.Tensor, eos_id: int, max_new: int, choose, lengths: torch.Tensor | None = None
+) -> list[list[int]]:
+    """Token by token, `choose(logits (B, V)) -> tokens (B,)`; a row that emits </s> leaves the batch.
+    With oracle `lengths` (B,), each row's </s> comes exactly after that many tokens."""
     n = prompt.size(0)
     stepper = _Stepper(model, n)
     logits = stepper.start(prompt)
     live = torch.arange(n)  # original row of each row still decoding
     outputs: list[list[int]] = [[] for _ in range(n)]
     for step in range(max_new):
+        if lengths is not None:
+            logits = oracle_logits(logits, eos_id, step, lengths[live])
         tokens = choose(logits)
         done = tokens == eos_id
         for row, token, finished in zip(live.tolist(), tokens.tolist(), done.tolist(), strict=True):
@@ -186,8 +228,17 @@ def _decode_rows(model, prompt: torch.Tensor, eos_id: int, max_new: int, choose)
     return outputs
 
 
-def _beam(model, prompt: torch.Tensor, eos_id: int, pad_id: int, k: int, max_new: int) -> list[list[int]]:
-    """Beam search of width k for a batch of equal-length prompts; the best finished beam wins."""
+def _beam(
+    model,
+    prompt: torch.Tensor,
+    eos_id: int,
+    pad_id: int,
+    k: int,
+    max_new: int,
+    lengths: torch.Tensor | None = None,
+) -> list[list[int]]:
+    """Beam search of width k for a batch of equal-length prompts; the best finished beam wins. With
+    oracle `lengths` (n,), every beam of a source ends exactly after that many tokens."""
     n, device = prompt.size(0), prompt.device
     stepper = _Stepper(model, n)
     logits = stepper.start(prompt)
@@ -201,7 +252,10 @@ def _beam(model, prompt: torch.Tensor, eos_id: int, pad_id: int, k: int, max_new
     finished = torch.zeros(n * k, dtype=torch.bool, device=device)
     tokens = torch.empty((n * k, 0), dtype=torch.long, device=device)
     base = torch.arange(n, device=device)[:, None] * k
+    beam_lengths = None if lengths is None else lengths.to(device).repeat_interleave(k)  # (n k,)
     for step in range(max_new):
+        if beam_lengths is not None:  # every beam of a source is at the same step: one rule for all
+            log_probs = oracle_logits(log_probs, eos_id, step, beam_lengths)
         # a finished beam may only grow by <pad> at no cost, so it keeps its score
         log_probs = log_probs.masked_fill(finished[:, None], float("-inf"))
         log_probs[finished, pad_id] = 0.0

@@ -17,6 +17,7 @@ from lmlab.experiments.results import PointResult
 from lmlab.experiments.summary import groups_of
 from lmlab.experiments.sweep import SweepSpec
 from lmlab.plots.figures import Figure, check_format, group_title, save_figure, text
+from lmlab.plots.held_out import held_out_figure
 from lmlab.plots.scales import LOG2_KEYS, colour_bar, colour_scale, is_log2, numeric
 from lmlab.plots.sweep_keys import group_by, keys_of, label, short, stem
 from lmlab.plots.sweep_summary import PANELS as SUMMARY_PANELS
@@ -43,6 +44,8 @@ def sweep_figures(spec: SweepSpec, results: list[PointResult]) -> dict[str, Figu
         figures |= summary_figures(spec, results)
     if len({r.parameters for r in full}) > 1:
         figures["summary_vs_parameters"] = parameters_figure(spec, full)
+    if any("E_test" in r.metrics for r in full):  # SCAN: the test split of each best checkpoint
+        figures["test"] = held_out_figure(spec, full)
     return figures
 
 

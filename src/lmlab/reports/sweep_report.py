@@ -48,7 +48,11 @@ def sweep_report(path: Path, folder: Path) -> Report:
             f"{len(curves)} of {len(runs)} runs have results: preset {spec.preset}, grid "
             f"{_grid_text(spec)}, seeds {', '.join(map(str, spec.seeds))}."
         ),
-        Table(table_caption(spec, grouped=any(r.groups for r in results)), columns, rows),
+        Table(
+            table_caption(spec, any(r.groups for r in results), any("E_test" in r.metrics for r in results)),
+            columns,
+            rows,
+        ),
     ]
     sections = [
         Section("summary", "Summary over seeds", summary),

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 
 from lmlab.experiments.results import PointResult
-from lmlab.experiments.summary import LABELS, REACHED, SUMMARY_COLUMNS, Aggregate
+from lmlab.experiments.summary import HELD_OUT, LABELS, REACHED, SUMMARY_COLUMNS, Aggregate
 from lmlab.experiments.sweep import SweepSpec
 from lmlab.reports.tables import Cell, Column, to_csv, to_latex, to_markdown
 
@@ -69,6 +69,8 @@ def _cell(metric: str, a: Aggregate | None) -> Cell:
 
 
 def _format(metric: str, a: Aggregate) -> str:
+    if metric in HELD_OUT:
+        return f"{a.mean:.2%} ± {a.std:.2%}" if a.n > 1 else f"{a.mean:.2%}"
     if metric.startswith(("tf_", "dt_")):
         return f"{a.mean:.0f} ± {a.std:.0f}" if a.n > 1 else f"{a.mean:.0f}"
     return f"{a.mean:.4f} ± {a.std:.4f}" if a.n > 1 else f"{a.mean:.4f}"
@@ -77,7 +79,8 @@ def _format(metric: str, a: Aggregate) -> str:
 def write_tables(spec: SweepSpec, results: list[PointResult], out_dir: Path) -> list[Path]:
     """summary.md, summary.tex (best in bold) and summary.csv (mean and std in separate columns)."""
     columns, rows = table(spec, results)
-    caption = table_caption(spec, grouped=any(r.groups for r in results))
+    held_out = any("E_test" in r.metrics for r in results)
+    caption = table_caption(spec, grouped=any(r.groups for r in results), held_out=held_out)
     paths = [out_dir / "summary.md", out_dir / "summary.tex", out_dir / "summary.csv"]
     paths[0].write_text(f"{caption}\n\n{to_markdown(columns, rows)}")
     paths[1].write_text(to_latex(columns, rows, caption))
@@ -85,7 +88,7 @@ def write_tables(spec: SweepSpec, results: list[PointResult], out_dir: Path) -> 
     return paths
 
 
-def table_caption(spec: SweepSpec, grouped: bool = False) -> str:
+def table_caption(spec: SweepSpec, grouped: bool = False, held_out: bool = False) -> str:
     seeds = ", ".join(str(s) for s in spec.seeds)
     groups = (
         " group: the equations scored (all, or one operation order: order2 binary, order3 ternary)."
@@ -98,6 +101,12 @@ def table_caption(spec: SweepSpec, grouped: bool = False) -> str:
         f"P: non-embedding parameters, C = P·B·T: non-embedding training compute (B: batch size, T: "
         f"training steps counted); t_f(A) and Δt are {NOT_REACHED} when the accuracy stayed below "
         f"{REACHED:g}; best of each column in bold.{groups}"
+    ) + (
+        " Test: the test split decoded greedily by each run's best checkpoint (the lowest val loss: "
+        "the test split picks nothing); stopped early, went on, wrong action: shares of the test "
+        "commands by error."
+        if held_out
+        else ""
     )
 
 
