@@ -215,3 +215,33 @@ def test_a_download_with_the_wrong_content_is_refused(tmp_path, monkeypatch):
     assert "\n" not in str(error.value) and "tasks_train_addprim_complex_jump_num1_rep1.txt has SHA-256" in (
         str(error.value)
     )
+
+
+def test_composed_examples_pick_the_file_by_number_and_seed(tmp_path):
+    config = apply_overrides(
+        load_preset("scan-addprim-jump"), ["data.composed_examples=8", "data.split_seed=3"]
+    ).data
+    assert config.scan_split == "addprim_complex_jump_num8_rep3" and config.split == "addprim_jump"
+    assert apply_overrides(load_preset("scan-addprim-jump"), []).data.scan_split == "addprim_jump"
+    # the data folder must hold the official file: the error names it (no network in tests)
+    (tmp_path / "scan").mkdir()
+    with pytest.raises(LmlabError, match="tasks_train_addprim_complex_jump_num8_rep3.txt"):
+        load_pair_task(config, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (["data.composed_examples=3"], "choose one of"),
+        (["data.composed_examples=8", "data.split_seed=0"], "must be 1 to 5"),
+        (
+            ["data.composed_examples=8", "data.split_seed=1", "data.split=length"],
+            "set data.split=addprim_jump",
+        ),
+    ],
+)
+def test_composed_examples_refuse_what_lake_and_baroni_did_not_publish(settings, message):
+    with pytest.raises(LmlabError, match=message):
+        apply_overrides(load_preset("scan-addprim-jump"), settings)
+    with pytest.raises(LmlabError, match="applies to data.dataset=scan"):
+        apply_overrides(load_preset("arith-gpt"), ["data.composed_examples=8"])

@@ -69,6 +69,9 @@ class DataConfig:
     # 0: val is a random 1 - train_fraction share of the train pairs; N > 0: val is every train pair of at
     # least N actions (the longest, as the length split's test set), train the rest
     val_min_actions: int = 0
+    # with split=addprim_jump: train on Lake & Baroni's file with this many composed jump commands
+    # (1, 2, 4, 8, 16, 32), the draw (rep 1-5) given by split_seed, so a sweep's seeds are the draws
+    composed_examples: int = 0
     # arithmetic
     p: int = 31  # the modulus, equations over Z_p
     operator: str = "+"  # + - * / (division by the modular inverse; p must be prime)
@@ -118,6 +121,21 @@ class DataConfig:
             "data.test_file needs data.train_file too (--train-file PATH)",
         )
         require(
+            self.composed_examples in (0, *ADDPRIM_COMPLEX_NUMS),
+            f"data.composed_examples={self.composed_examples} is not a number Lake & Baroni published; "
+            f"choose one of {ADDPRIM_COMPLEX_NUMS} (0: none)",
+        )
+        require(
+            not self.composed_examples or self.dataset != "scan" or self.split == "addprim_jump",
+            f"data.composed_examples adds composed jump commands to data.split=addprim_jump, not "
+            f"{self.split!r}; set data.split=addprim_jump",
+        )
+        require(
+            not self.composed_examples or self.dataset != "scan" or self.split_seed in ADDPRIM_COMPLEX_REPS,
+            f"data.composed_examples picks the draw (rep) by data.split_seed, which must be 1 to 5, "
+            f"not {self.split_seed}; e.g. data.split_seed=1 (a sweep's --seeds 1,2,3)",
+        )
+        require(
             self.val_min_actions >= 0,
             f"data.val_min_actions={self.val_min_actions} must be 0 (a random validation share) or a "
             "positive number of actions (the train pairs at least that long validate)",
@@ -161,6 +179,14 @@ class DataConfig:
         )
 
     @property
+    def scan_split(self) -> str:
+        """The split's file name part: data.split, or the composed-examples file data.composed_examples
+        and data.split_seed pick."""
+        if self.composed_examples:
+            return f"addprim_complex_jump_num{self.composed_examples}_rep{self.split_seed}"
+        return self.split
+
+    @property
     def is_pair_task(self) -> bool:
         """Sequence-to-sequence pairs (conditional language modelling) rather than running text."""
         return self.dataset in ("scan", "arithmetic")
@@ -193,6 +219,7 @@ DATA_KEY_SCOPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "train_file": ("dataset", ("scan",)),
     "test_file": ("dataset", ("scan",)),
     "val_min_actions": ("dataset", ("scan",)),
+    "composed_examples": ("dataset", ("scan",)),
     "p": ("dataset", ("arithmetic",)),
     "operator": ("dataset", ("arithmetic",)),
     "operation_orders": ("dataset", ("arithmetic",)),

@@ -89,8 +89,8 @@ def load_pair_task(
         )
         name, origin = train_path.name, str(train_path)
     else:
-        pairs, test, origin = scan.load_split(config.split, config.source, data_dir, config.split_seed)
-        name = f"SCAN {config.split}"
+        pairs, test, origin = scan.load_split(config.scan_split, config.source, data_dir, config.split_seed)
+        name = f"SCAN {config.scan_split}"
     train, val, selection = _hold_out(pairs, config)
     test = test or val  # a train file alone: the held-out pairs stand in for a test set
     tokenizer = tokenizer or WordTokenizer.fit([text for pair in [*pairs, *test] for text in pair])
