@@ -234,6 +234,10 @@ OTHER_VALUES = {
     "init_std": 0.5,
     "init": "normal",
     "checkpoint_activations": True,
+    "qk_norm": True,
+    "zero_init_proj": True,
+    "x0_skip": True,
+    "value_embeddings": True,
 }
 
 

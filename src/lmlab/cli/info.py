@@ -30,7 +30,13 @@ SWITCH_KEYS = (
     "lm_head_bias",
     "init",
     "init_std",
+    "activation",
+    "qk_norm",
+    "zero_init_proj",
+    "x0_skip",
+    "value_embeddings",
 )
+SHOWN_WHEN_ON = ("qk_norm", "zero_init_proj", "x0_skip", "value_embeddings")  # modded-nanogpt's tricks
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -95,7 +101,10 @@ def info(args: argparse.Namespace) -> int:
 
 
 def _shows(config, key: str) -> bool:
-    """Whether `lmlab info` prints switch `key`: the family reads it (init_std: not under init=pytorch)."""
+    """Whether `lmlab info` prints switch `key`: the family reads it (init_std: not under init=pytorch;
+    the tricks off by default: only when on)."""
+    if key in SHOWN_WHEN_ON and not getattr(config.model, key):
+        return False
     return key_applies(config, f"model.{key}") and not (key == "init_std" and config.model.init == "pytorch")
 
 

@@ -13,7 +13,7 @@ NORMS = ("layernorm", "rmsnorm", "none")  # none: identity, as Nanda et al. 2023
 # none: no position signal (the BPE assignment); relative: T5's learned bias per head and distance bucket;
 # alibi: Press et al.'s fixed linear bias (both on the attention scores, lmlab.models.position_bias)
 POSITIONS = ("learned", "sinusoidal", "rotary", "none", "relative", "alibi")
-ACTIVATIONS = ("gelu", "relu")
+ACTIVATIONS = ("gelu", "relu", "relu2")  # relu2: ReLU(x)² (So et al. 2021; modded-nanogpt)
 # gpt2: N(0, init_std) with GPT-2's smaller residual projections; normal: N(0, init_std) everywhere (the
 # minGPT/nanoGPT notebooks); pytorch: each layer's own default (nn.Linear, nn.Embedding), a notebook's start
 INITS = ("gpt2", "normal", "pytorch")
@@ -66,6 +66,14 @@ class ModelConfig:
     # GPT: keep only each block's input during training and recompute the block in the backward pass:
     # activation memory of one block instead of n_layer, for about a third more compute
     checkpoint_activations: bool = False
+    # modded-nanogpt / nanochat tricks, each off by default (docs/models.md, GPT variants):
+    qk_norm: bool = False  # RMS-normalise each head's queries and keys (no weight) before the scores
+    zero_init_proj: bool = False  # GPT: attn.out_proj and mlp.out_proj of every block start at zero
+    # GPT: before block i, x <- a_i x + b_i x0 (x0 the embedding output), a_i = 1, b_i = 0 at the start
+    x0_skip: bool = False
+    # GPT: a token table per layer whose row for each input token is added to the values, v <- v + λ_i
+    # ve_i(idx), λ_i a learned scalar starting at 0 (so the model starts as the plain one)
+    value_embeddings: bool = False
 
     def __post_init__(self) -> None:
         require(self.kind in MODEL_KINDS, f"model.kind={self.kind!r} is unknown; choose one of {MODEL_KINDS}")
@@ -126,6 +134,11 @@ class ModelConfig:
             not self.segments_constant or self.segment_embeddings,
             "model.segments_constant needs model.segment_embeddings=true",
         )
+        for key in ("zero_init_proj", "x0_skip", "value_embeddings"):
+            require(
+                not getattr(self, key) or self.kind == "gpt",
+                f"model.{key} needs model.kind=gpt, not {self.kind!r}",
+            )
         require(
             self.position != "rotary" or self.kind not in ATTENTION_KINDS or self.head_size % 2 == 0,
             f"model.position=rotary needs an even head size, got n_embd/n_head={self.head_size}",
@@ -192,4 +205,8 @@ MODEL_KEY_KINDS: dict[str, tuple[str, ...]] = {
     "init_std": ("gpt", "attention", "bigram", "bigram_embed"),  # the LSTM starts as torch's LSTM
     "init": ("gpt", "attention", "bigram", "bigram_embed"),
     "checkpoint_activations": ("gpt",),
+    "qk_norm": ATTENTION_KINDS,  # in CausalSelfAttention, which the attention family uses too
+    "zero_init_proj": ("gpt",),
+    "x0_skip": ("gpt",),
+    "value_embeddings": ("gpt",),
 }

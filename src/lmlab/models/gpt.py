@@ -7,6 +7,8 @@ scores), model.activation (gelu, relu), model.mlp_ratio, model.bias (and per lay
 mlp_bias, lm_head_bias), model.tie_weights, model.attention_window, model.causal (false:
 bidirectional attention, which cannot generate), and model.segment_embeddings (a learned vector per
 segment, 0 = source, 1 = target, added to the tokens' for conditional language modelling on pairs).
+modded-nanogpt's tricks: model.qk_norm, model.activation=relu2, model.zero_init_proj, model.x0_skip
+(x <- a_i x + b_i x0 before block i) and model.value_embeddings (a token table per layer added to v).
 """
 
 from __future__ import annotations
@@ -42,6 +44,12 @@ class GPT(LanguageModel):
         if config.segment_embeddings:
             self.segment_embedding = nn.Embedding(2, config.n_embd)
         self.embedding_dropout = nn.Dropout(config.dropout)
+        if config.x0_skip:  # row i: (a_i, b_i), set to (1, 0) by reset_parameters
+            self.x0_lambdas = nn.Parameter(torch.empty(config.n_layer, 2))
+        if config.value_embeddings:  # one (V, C) table per layer, read by its attention's values
+            self.value_embeddings = nn.ModuleList(
+                nn.Embedding(config.vocab_size, config.n_embd) for _ in range(config.n_layer)
+            )
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.final_norm = make_norm(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=config.lm_head_has_bias)
@@ -58,6 +66,9 @@ class GPT(LanguageModel):
         layer sharing it starts small.
         """
         init_weights(self, self.config)
+        if self.config.x0_skip:  # a = 1, b = 0: the plain model at the start
+            with torch.no_grad():
+                self.x0_lambdas.copy_(torch.tensor([1.0, 0.0]).expand(self.config.n_layer, 2))
         if self.config.position == "sinusoidal":
             std = self.config.n_embd**-0.5 if self.config.tie_weights else 1.0
             nn.init.normal_(self.token_embedding.weight, mean=0.0, std=std)
@@ -115,14 +126,18 @@ class GPT(LanguageModel):
         x = self.embedding_dropout(x)  # rotary, relative and alibi positions enter inside attention instead
         # relative, alibi: one (1, H, T, S) bias with the mask folded in, for every layer
         bias = self.position_bias(T, start + T, idx.device) if hasattr(self, "position_bias") else None
+        x0 = x  # (B, T, C), for model.x0_skip
         weights, hidden = [], []
         recompute = self.config.checkpoint_activations and self.training and torch.is_grad_enabled()
         for i, block in enumerate(self.blocks):
+            if self.config.x0_skip:
+                x = self.x0_lambdas[i, 0] * x + self.x0_lambdas[i, 1] * x0
+            ve = self.value_embeddings[i](idx) if self.config.value_embeddings else None  # (B, T, C)
             if recompute and cache is None and not need_weights:
-                x, w = checkpoint(block, x, None, False, bias, use_reentrant=False)
+                x, w = checkpoint(block, x, None, False, bias, ve, use_reentrant=False)
                 continue
             layer_cache = cache.layers[i] if cache is not None else None
-            x, w = block(x, cache=layer_cache, need_weights=need_weights, bias=bias)
+            x, w = block(x, cache=layer_cache, need_weights=need_weights, bias=bias, value_embedding=ve)
             if need_weights:
                 weights.append(w)
                 hidden.append(x)

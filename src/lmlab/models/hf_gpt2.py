@@ -2,7 +2,8 @@
 
 GPT-2 is lmlab's GPT with model.norm=layernorm, model.position=learned, model.bias=true,
 model.activation=gelu (exact erf GELU, `nn.GELU()`: HF's "gelu", not the tanh "gelu_new"), no
-attention window and no segment embeddings; model.mlp_ratio and model.tie_weights carry over.
+attention window, no segment embeddings, no qk_norm, x0_skip or value_embeddings; model.mlp_ratio,
+model.tie_weights and model.zero_init_proj (a starting point only, not a different network) carry over.
 Tensor by tensor (HF's Conv1D stores a Linear's weight transposed, (in, out)):
 
     token_embedding           transformer.wte
@@ -58,6 +59,9 @@ def gpt2_config_for(config: ModelConfig) -> dict[str, Any]:
             ("model.activation", config.activation, "gelu"),
             ("model.attention_window", config.attention_window, 0),
             ("model.segment_embeddings", str(config.segment_embeddings).lower(), "false"),
+            ("model.qk_norm", str(config.qk_norm).lower(), "false"),
+            ("model.x0_skip", str(config.x0_skip).lower(), "false"),
+            ("model.value_embeddings", str(config.value_embeddings).lower(), "false"),
         ]
         if have != want
     ]

@@ -7,6 +7,10 @@
 - pytorch: each layer's own default, as a notebook gets from nn.Linear (uniform, Kaiming) and
   nn.Embedding (N(0, 1)); init_std is unused.
 Norm layers start at weight 1, bias 0 under every scheme.
+
+Under every scheme, model.zero_init_proj then zeroes a GPT's attn.out_proj and mlp.out_proj (weights
+and biases: each block starts as the identity on the residual stream, modded-nanogpt's init), and a
+value embedding's weight λ starts at 0 (the plain model at the start).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import math
 from torch import nn
 
 from lmlab.config import ModelConfig
-from lmlab.models.layers import LayerNorm, RMSNorm
+from lmlab.models.layers import CausalSelfAttention, LayerNorm, RMSNorm
 
 
 def init_weights(model: nn.Module, config: ModelConfig) -> None:
@@ -43,3 +47,11 @@ def init_weights(model: nn.Module, config: ModelConfig) -> None:
             nn.init.ones_(module.weight)
             if getattr(module, "bias", None) is not None:
                 nn.init.zeros_(module.bias)
+        elif isinstance(module, CausalSelfAttention) and module.value_lambda is not None:
+            nn.init.zeros_(module.value_lambda)
+    if config.zero_init_proj:
+        for name, module in model.named_modules():
+            if isinstance(module, nn.Linear) and name.endswith("out_proj") and name.startswith("blocks."):
+                nn.init.zeros_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)

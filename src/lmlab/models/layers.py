@@ -113,6 +113,9 @@ class CausalSelfAttention(nn.Module):
     """Multi-head self-attention where each position sees itself and earlier positions only.
 
     With model.causal=false nothing is masked: every position sees the whole sequence (an encoder).
+    model.qk_norm RMS-normalises each head's q and k over D (no weight, as modded-nanogpt and nanochat)
+    before rotary: a rotation keeps a vector's length, so the order changes nothing but rounding; keys
+    are cached normalised. model.value_embeddings adds λ·ve (λ a learned scalar, 0 at the start) to v.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -128,6 +131,9 @@ class CausalSelfAttention(nn.Module):
             else nn.Identity()  # heads concatenated straight into what follows
         )
         self.rotary = Rotary(config.head_size, config.block_size) if config.position == "rotary" else None
+        self.qk_norm = config.qk_norm
+        # the weight of this layer's value embedding; 0 (lmlab.models.init): the plain model at the start
+        self.value_lambda = nn.Parameter(torch.zeros(())) if config.value_embeddings else None
         self.dropout = config.dropout
         self.attn_dropout = nn.Dropout(config.dropout)
         self.resid_dropout = nn.Dropout(config.dropout)
@@ -138,18 +144,26 @@ class CausalSelfAttention(nn.Module):
         cache: LayerCache | None = None,
         need_weights: bool = False,
         bias: torch.Tensor | None = None,
+        value_embedding: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x (B, T, C) -> (y (B, T, C), weights (B, H, T, S) if need_weights else None).
 
         With a cache, x holds only the new positions; keys and values of earlier ones come from it.
         The explicit path runs when weights are requested, the fused SDPA kernel otherwise. `bias`
         (1, H, T, S), from lmlab.models.position_bias, is added to the scores and holds the mask.
+        `value_embedding` (B, T, C): this layer's value-embedding rows of the new tokens, if it has one.
         """
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)  # (B, T, C) each: one matrix product for all three
+        if self.value_lambda is not None:
+            if value_embedding is None:
+                raise ValueError("this attention layer has a value embedding: pass value_embedding")
+            v = v + self.value_lambda * value_embedding  # (B, T, C): cached values include it
         q = q.view(B, T, self.n_head, self.head_size).transpose(1, 2)  # (B, H, T, D)
         k = k.view(B, T, self.n_head, self.head_size).transpose(1, 2)  # (B, H, T, D)
         v = v.view(B, T, self.n_head, self.head_size).transpose(1, 2)  # (B, H, T, D)
+        if self.qk_norm:  # over each head's D channels: |q| = |k| = sqrt(D)
+            q, k = F.rms_norm(q, (self.head_size,)), F.rms_norm(k, (self.head_size,))
         if self.rotary is not None:
             start = cache.length if cache is not None else 0
             q, k = self.rotary(q, start), self.rotary(k, start)  # keys are cached rotated
@@ -193,13 +207,23 @@ class CausalSelfAttention(nn.Module):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
 
 
+class ReLUSquared(nn.Module):
+    """ReLU(x)² (So et al. 2021, Primer), model.activation=relu2: modded-nanogpt's and nanochat's MLP."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x).square()
+
+
+ACTIVATION_LAYERS: dict[str, type[nn.Module]] = {"gelu": nn.GELU, "relu": nn.ReLU, "relu2": ReLUSquared}
+
+
 class MLP(nn.Module):
-    """Position-wise feed-forward: C -> mlp_ratio * C -> GELU or ReLU -> C."""
+    """Position-wise feed-forward: C -> mlp_ratio * C -> GELU, ReLU or ReLU² -> C."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.fc = nn.Linear(config.n_embd, config.mlp_hidden, bias=config.mlp_has_bias)
-        self.activation = nn.GELU() if config.activation == "gelu" else nn.ReLU()
+        self.activation = ACTIVATION_LAYERS[config.activation]()
         self.out_proj = nn.Linear(config.mlp_hidden, config.n_embd, bias=config.mlp_has_bias)
         self.dropout = nn.Dropout(config.dropout)
 
@@ -224,9 +248,19 @@ class Block(nn.Module):
         cache: LayerCache | None = None,
         need_weights: bool = False,
         bias: torch.Tensor | None = None,
+        value_embedding: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """x (B, T, C) -> (x (B, T, C), attention weights (B, H, T, S) if need_weights else None)."""
-        attn_out, weights = self.attn(self.norm_attn(x), cache=cache, need_weights=need_weights, bias=bias)
+        """x (B, T, C) -> (x (B, T, C), attention weights (B, H, T, S) if need_weights else None).
+
+        `value_embedding` (B, T, C) goes to the attention's values (model.value_embeddings).
+        """
+        attn_out, weights = self.attn(
+            self.norm_attn(x),
+            cache=cache,
+            need_weights=need_weights,
+            bias=bias,
+            value_embedding=value_embedding,
+        )
         x = x + attn_out  # tokens exchange information
         x = x + self.mlp(self.norm_mlp(x))  # each position computes on its own
         return x, weights

@@ -49,12 +49,17 @@ def count_parameters(model: nn.Module) -> ParameterReport:
         component = component_of(name)
         by_component[component] = by_component.get(component, 0) + param.numel()
     declared = getattr(model, "embedding_names", None)  # a model may say which tables are embeddings
-    embeddings = tuple(
-        name
+    # a table, or a list of tables (`value_embeddings.*`, one per layer)
+    tables = {
+        name if isinstance(module, nn.Embedding) else f"{name}.*": name
         for name, module in model.named_children()
         if isinstance(module, nn.Embedding)
-        and name in by_component
-        and (declared is None or name in declared)
+        or (isinstance(module, nn.ModuleList) and all(isinstance(m, nn.Embedding) for m in module))
+    }
+    embeddings = tuple(
+        component
+        for component, name in tables.items()
+        if component in by_component and (declared is None or name in declared)
     )
     report = ParameterReport(by_component, embeddings, tied)
     assert report.total == sum(p.numel() for p in model.parameters()), "every parameter counted once"

@@ -41,14 +41,18 @@ def estimate_parameters(config: ModelConfig) -> int:
     mlp = 2 * C * config.mlp_hidden + (config.mlp_hidden + C if config.mlp_has_bias else 0)
     block = 2 * _norm(config) + _attention(config) + mlp
     head = (0 if config.tie_weights else C * V) + (V if config.lm_head_has_bias else 0)
-    return V * C + positions + segments + config.n_layer * block + _norm(config) + head
+    x0_lambdas = 2 * config.n_layer if config.x0_skip else 0  # (a_i, b_i) per block
+    value_tables = config.n_layer * V * C if config.value_embeddings else 0  # one (V, C) table per layer
+    extras = x0_lambdas + value_tables
+    return V * C + positions + segments + config.n_layer * block + _norm(config) + head + extras
 
 
 def _attention(config: ModelConfig) -> int:
     C = config.n_embd
     qkv = 3 * C * C + (3 * C if config.qkv_has_bias else 0)  # C -> 3C
     out_proj = C * C + (C if config.attention_has_bias else 0) if config.attention_out_proj else 0
-    return qkv + out_proj
+    value_lambda = 1 if config.value_embeddings else 0  # the value embedding's weight
+    return qkv + out_proj + value_lambda
 
 
 def _norm(config: ModelConfig) -> int:
