@@ -3,6 +3,7 @@
     checkpoints/last/model.safetensors      weights of the uncompiled model (tied tensors once)
     checkpoints/last/optimizer.safetensors  optimizer tensors, keyed "<param index>.<name>"
     checkpoints/last/state.json             step, counters, RNG states, optimizer hyper-parameters
+    checkpoints/last/grad_filter.safetensors  train.grad_filter's state, keyed by parameter (if any)
 
 Writes are atomic: the folder is written under a temporary name, then renamed into place, with the
 previous version moved aside first and deleted last, so a kill at any moment leaves a complete
@@ -29,6 +30,7 @@ from lmlab.training.state import TrainingState
 FORMAT_VERSION = 1
 MODEL_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
+GRAD_FILTER_FILE = "grad_filter.safetensors"
 STATE_FILE = "state.json"
 PICK_ANOTHER = "pick another with --checkpoint best (train --resume takes it too) or step-N"
 
@@ -43,9 +45,12 @@ def save_checkpoint(
     tmp.mkdir(parents=True)
     save_file(_unique_tensors(model.state_dict()), tmp / MODEL_FILE, metadata={"format": "pt"})
     meta: dict[str, Any] = {"format_version": FORMAT_VERSION, **state.__dict__}
+    grad_filter = meta.pop("grad_filter")
     if optimizer is not None:
         tensors, meta["optimizer"] = _flatten_optimizer(optimizer.state_dict())
         save_file(tensors, tmp / OPTIMIZER_FILE)
+        if grad_filter:  # resumable checkpoints only, as the optimizer
+            save_file({k: t.detach().contiguous() for k, t in grad_filter.items()}, tmp / GRAD_FILTER_FILE)
     (tmp / STATE_FILE).write_text(json.dumps(meta, indent=1))
     for path in tmp.iterdir():
         give_default_mode(path)
@@ -107,7 +112,7 @@ def load_state(directory: Path) -> dict[str, Any]:
 
 
 def load_training_state(directory: Path, optimizer: torch.optim.Optimizer) -> TrainingState:
-    """Restore the optimizer in place and return the counters and RNG states."""
+    """Restore the optimizer in place and return the counters, RNG states and gradient-filter state."""
     meta = load_state(directory)
     path = checkpoint_path(directory) / OPTIMIZER_FILE
     try:
@@ -116,7 +121,14 @@ def load_training_state(directory: Path, optimizer: torch.optim.Optimizer) -> Tr
         raise LmlabError(f"cannot read {path} ({error}); the checkpoint is damaged: {PICK_ANOTHER}") from None
     optimizer.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer"]))
     fields = TrainingState.__dataclass_fields__
-    return TrainingState(**{k: v for k, v in meta.items() if k in fields})
+    state = TrainingState(**{k: v for k, v in meta.items() if k in fields})
+    if (path := checkpoint_path(directory) / GRAD_FILTER_FILE).exists():
+        try:
+            state.grad_filter = load(path.read_bytes())
+        except (SafetensorError, OSError) as error:
+            damaged = f"cannot read {path} ({error}); the checkpoint is damaged: {PICK_ANOTHER}"
+            raise LmlabError(damaged) from None
+    return state
 
 
 def _unique_tensors(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -21,7 +21,13 @@ UNRESOLVED = frozenset({("model", "vocab_size", 0), ("data", "source", "auto")})
 
 
 def check_resume_changes(saved: RunConfig, asked: RunConfig, run_path: Path) -> None:
-    """Refuse, in one line, a resume whose config changes the model or the data of the run."""
+    """Refuse, in one line, a resume whose config changes the model, the data or the optimizer."""
+    if saved.train.optimizer != asked.train.optimizer:  # the checkpoint's optimizer state would not fit
+        raise LmlabError(
+            f"--resume {run_path} cannot change train.optimizer ({saved.train.optimizer!r} -> "
+            f"{asked.train.optimizer!r}): the checkpoint holds that optimizer's state; train a new run "
+            "with --out instead"
+        )
     for section in ("model", "data"):
         before, after = getattr(saved, section), getattr(asked, section)
         for field in dataclasses.fields(before):

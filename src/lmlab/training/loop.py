@@ -18,6 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 from lmlab.device import autocast
 from lmlab.loss import training_loss
 from lmlab.training.interrupt import deferred_interrupt
+from lmlab.training.optim import set_lr
 from lmlab.training.policy import (
     RunWriter,
     agree,
@@ -61,8 +62,7 @@ def fit(
     with deferred_interrupt(s.dist) as interrupt_requested:
         while s.state.step < cfg.max_steps:
             lr = lr_at(s.state.step, cfg)
-            for group in s.optimizer.param_groups:
-                group["lr"] = lr
+            set_lr(s.optimizer, lr, cfg)  # each group's peak lr x (lr / train.lr)
             micro_losses = []
             for micro in range(cfg.grad_accum_steps):
                 index = s.state.step * cfg.grad_accum_steps + micro
@@ -77,8 +77,11 @@ def fit(
                 micro_losses.append(loss.detach())
             # the loss of the batch this step trained on, left on the device (written at log steps)
             s.step_losses.append(torch.stack(micro_losses).float().mean())
+            if cfg.grad_clip > 0 or s.grad_filter is not None:
+                s.scaler.unscale_(s.optimizer)  # filter and clip the true gradients, not the scaled ones
+            if s.grad_filter is not None:  # the complete (accumulated, averaged) gradients; then clip those
+                s.grad_filter.apply(s.model, check_finite=s.scaler.is_enabled())
             if cfg.grad_clip > 0:
-                s.scaler.unscale_(s.optimizer)  # clip the true gradients, not the scaled ones
                 torch.nn.utils.clip_grad_norm_(s.model.parameters(), cfg.grad_clip)
             # float16: a step whose gradients overflowed is skipped and the loss scale halves (no NaN stop)
             s.scaler.step(s.optimizer)

@@ -1,4 +1,4 @@
-"""AdamW with weight decay on weight matrices only."""
+"""AdamW with weight decay on weight matrices only; or (train.optimizer=muon) Muon for hidden matrices."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import torch
 from torch import nn
 
 from lmlab.config import TrainConfig
+from lmlab.errors import LmlabError
+from lmlab.training.muon import MuonAdamW
 
 
 def decay_groups(
@@ -27,7 +29,19 @@ def decay_groups(
     return decayed, kept
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+def muon_matrices(model: nn.Module) -> list[nn.Parameter]:
+    """The hidden weight matrices Muon updates: every nn.Linear weight but the output head's and one tied
+    to an embedding (GPT: attention qkv and out_proj, MLP fc and out_proj; LSTM: each layer's gates)."""
+    embedding_ids = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
+    matrices: dict[int, nn.Parameter] = {}
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear) and name.rpartition(".")[2] != "lm_head":
+            if id(module.weight) not in embedding_ids:
+                matrices[id(module.weight)] = module.weight
+    return list(matrices.values())
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
     decayed, kept = decay_groups(model, config.decay_embeddings, config.decay_all)
     groups = [
         {"params": decayed, "weight_decay": config.weight_decay},
@@ -35,4 +49,37 @@ def make_optimizer(model: nn.Module, config: TrainConfig, device: torch.device) 
     ]
     # the fused kernel does the whole update in one pass; it exists for CPU and CUDA tensors
     fused = device.type in ("cuda", "cpu")
+    if config.optimizer == "muon":
+        return _muon_adamw(model, config, groups, fused)
     return torch.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2), fused=fused)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float, config: TrainConfig) -> None:
+    """Scale every group's peak lr by the schedule: peak x (lr / train.lr); AdamW's peak is train.lr
+    (a factor of exactly 1.0, so AdamW runs get `lr` bit for bit), Muon's train.muon_lr."""
+    for group in optimizer.param_groups:
+        peak = config.muon_lr if group.get("rule") == "muon" else config.lr
+        group["lr"] = lr * (peak / config.lr)
+
+
+def _muon_adamw(
+    model: nn.Module, config: TrainConfig, groups: list[dict], fused: bool
+) -> torch.optim.Optimizer:
+    matrices = muon_matrices(model)
+    if not matrices:
+        raise LmlabError(
+            f"train.optimizer=muon needs hidden weight matrices, and a {type(model).__name__} has none "
+            "(only embeddings and the output head); use train.optimizer=adamw or model.kind=gpt"
+        )
+    muon_ids = {id(p) for p in matrices}
+    for group in groups:
+        group["params"] = [p for p in group["params"] if id(p) not in muon_ids]
+        group.update(rule="adamw", lr=config.lr)
+    muon = {
+        "params": matrices,
+        "rule": "muon",
+        "lr": config.muon_lr,
+        "momentum": config.muon_momentum,
+        "weight_decay": config.muon_weight_decay,
+    }
+    return MuonAdamW([*groups, muon], lr=config.lr, betas=(config.beta1, config.beta2), fused=fused)

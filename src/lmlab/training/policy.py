@@ -72,11 +72,13 @@ def save(s: Session, writer: RunWriter, best: bool) -> None:
         return
     s.state.rng = {"batches": encode_rng(s.batch_generator.get_state())}
     s.state.grad_scaler = s.scaler.state_dict()  # {} when the scaler is off
+    s.state.grad_filter = s.grad_filter.state_dict() if s.grad_filter is not None else {}
     for rank, rank_states in enumerate(every_rank):
         s.state.rng.update({rank_key(name, rank): state for name, state in rank_states.items()})
     writer.save("last", s.model, s.optimizer, s.state)
     if best:
         writer.save("best", s.model, s.optimizer, s.state)
+    s.state.grad_filter = {}  # the filter's live tensors: held only while saving
 
 
 def evaluation_due(s: Session) -> bool:

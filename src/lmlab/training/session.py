@@ -19,6 +19,7 @@ from lmlab.device import needs_loss_scaling, resolve_dtype
 from lmlab.models import build_model
 from lmlab.training.compile import maybe_compile
 from lmlab.training.distributed import SINGLE, Distributed, rank_device, wrap
+from lmlab.training.grad_filter import GradFilter, make_grad_filter
 from lmlab.training.optim import make_optimizer
 from lmlab.training.state import TrainingState, decode_rng, rank_key
 
@@ -49,6 +50,7 @@ class Session:
     # the training loss of each step since the last write, kept on the device: no host sync a step
     step_losses: list[torch.Tensor] = field(default_factory=list)
     last_loss_scale: float = float("inf")  # float16: the scale at the last log step (skipped steps lower it)
+    grad_filter: GradFilter | None = None  # train.grad_filter (Grokfast); None: the gradients as they are
 
     @property
     def sequences_per_step(self) -> int:
@@ -72,8 +74,12 @@ def build_session(
     batch_generator = torch.Generator().manual_seed(config.train.seed)  # data order
     scaler = torch.amp.GradScaler(device.type, enabled=needs_loss_scaling(dtype))
     state = TrainingState(world_size=dist.world_size)
+    grad_filter = make_grad_filter(config.train)
     if restore is not None:
         state = restore(model, optimizer)
+        if grad_filter is not None and state.grad_filter:
+            grad_filter.load_state_dict(state.grad_filter, model)
+        state.grad_filter = {}
         if scaler.is_enabled() and state.grad_scaler:  # a run resumed in float16 from float32 starts afresh
             scaler.load_state_dict(state.grad_scaler)
         _restore_rng(state.rng, batch_generator, device, dist)
@@ -101,7 +107,7 @@ def build_session(
     loss_average = config.train.loss_average if pairs else "token"
     return Session(
         config, data, model, trained, forward, optimizer, device, dtype, scaler, batch_generator, state,
-        loss_average, dist,
+        loss_average, dist, grad_filter=grad_filter,
     )  # fmt: skip
 
 

@@ -24,6 +24,9 @@ class TrainingState:
     # train.dtype=float16: torch.amp.GradScaler's state (scale, growth tracker), so a resume scales the
     # loss as the uninterrupted run would; empty otherwise
     grad_scaler: dict[str, float] = field(default_factory=dict)
+    # train.grad_filter: the filter's tensors (lmlab.training.grad_filter), set when a checkpoint is saved
+    # and read back on resume; kept in the checkpoint's grad_filter.safetensors, never in state.json
+    grad_filter: dict[str, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
 
 
 def encode_rng(state: torch.Tensor) -> str:
