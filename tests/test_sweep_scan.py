@@ -43,6 +43,8 @@ def test_a_scan_sweep_tables_the_test_split_of_every_best_checkpoint(tmp_path, c
         assert test.n == 2 and 0 <= test.mean <= 1
         shares = sum(result.metrics[k].mean for k in ("E_test", "E_early", "E_went_on", "E_wrong"))
         assert abs(shares - 1) < 1e-9  # every test command is right or one kind of wrong
+        # the oracle only removes the end-of-sequence decision: a right prediction stays right
+        assert result.metrics["E_oracle"].mean >= test.mean
     # the file holds what decoding the best checkpoint gives, and is read back instead of decoding again
     run = RunDir(out / "runs" / "position=alibi_seed=1")
     saved = json.loads((run.path / FILE_NAME).read_text())

@@ -23,11 +23,14 @@ FILE_NAME = "held_out.json"
 CHECKPOINT = "best"
 # summary name -> the share of the held-out commands with that error (not of the wrong ones only)
 ERROR_SHARES = {"E_early": STOPPED_EARLY, "E_went_on": WENT_ON, "E_wrong": WRONG_ACTION}
+SCORES = ("E_test", "A_tok_test", *ERROR_SHARES, "E_oracle")
 
 
 def held_out_scores(run: RunDir, data_dir: Path | None = None) -> dict[str, float]:
     """{"E_test": exact match, "A_tok_test": token accuracy, "E_early", "E_went_on", "E_wrong": shares
-    of the held-out commands by error}; {} for a run that is not SCAN or has no best checkpoint."""
+    of the held-out commands by error, "E_oracle": exact match when each prediction is held to its
+    reference's length (Lake & Baroni's oracle)}; {} for a run that is not SCAN or has no best
+    checkpoint."""
     config = run.config()
     step = run.checkpoint_step(CHECKPOINT)
     if config.data.dataset != "scan" or step is None:
@@ -35,17 +38,20 @@ def held_out_scores(run: RunDir, data_dir: Path | None = None) -> dict[str, floa
     path = run.path / FILE_NAME
     if path.exists():
         saved = json.loads(path.read_text())
-        if saved.get("step") == step:  # the same checkpoint: a resumed run gets scored again
+        if saved.get("step") == step and set(SCORES) <= set(saved["scores"]):  # a resumed run: again
             return saved["scores"]
     _config, tokenizer, model = load_model(run, CHECKPOINT)
     task = load_pair_task(config.data, run.data_dir(data_dir), tokenizer)
     data = PairBatches(task, 256, config.model.block_size, 0)
     split = data.task.held_out
+    pairs = data.task.split(split)
     with torch.inference_mode():
-        report = evaluate_translation(model, tokenizer, data.task.split(split), split)
+        report = evaluate_translation(model, tokenizer, pairs, split)
+        oracle = evaluate_translation(model, tokenizer, pairs, split, oracle_length=True)
     total = len(report.examples)
     scores = {"E_test": report.exact_match, "A_tok_test": report.token_accuracy}
     counts = {e.kind: e.count for e in report.errors()}
     scores.update({name: counts[kind] / total for name, kind in ERROR_SHARES.items()})
+    scores["E_oracle"] = oracle.exact_match
     write_atomic(path, json.dumps({"checkpoint": CHECKPOINT, "step": step, "split": split, "scores": scores}))
     return scores

@@ -41,6 +41,7 @@ SUMMARY_COLUMNS: dict[str, str] = {
     "E_early": "min",
     "E_went_on": "min",
     "E_wrong": "min",
+    "E_oracle": "max",
 }
 LABELS = {
     "L_train": "L_train",
@@ -58,8 +59,16 @@ LABELS = {
     "E_early": "stopped early",
     "E_went_on": "went on",
     "E_wrong": "wrong action",
+    "E_oracle": "test exact match, oracle length",
 }
-HELD_OUT = ("E_test", "A_tok_test", "E_early", "E_went_on", "E_wrong")  # shares, shown as percentages
+HELD_OUT = (
+    "E_test",
+    "A_tok_test",
+    "E_early",
+    "E_went_on",
+    "E_wrong",
+    "E_oracle",
+)  # shares, shown as percentages
 REACHED = 0.9  # accuracy a run must reach for its t_f(A) and Δt to count (the assignment's "generalises")
 GROUP_FIELD = re.compile(r"^(?:train|val)_(?:loss|acc)_(\w+)$")  # e.g. val_acc_order2 -> order2
 

@@ -104,7 +104,8 @@ def table_caption(spec: SweepSpec, grouped: bool = False, held_out: bool = False
     ) + (
         " Test: the test split decoded greedily by each run's best checkpoint (the lowest val loss: "
         "the test split picks nothing); stopped early, went on, wrong action: shares of the test "
-        "commands by error."
+        "commands by error; oracle length: each prediction held to its reference's length (Lake & "
+        "Baroni's protocol, the end-of-sequence decision taken out)."
         if held_out
         else ""
     )
