@@ -45,7 +45,10 @@ def held_out_figure(spec: SweepSpec, results: list[PointResult]) -> Figure:
         colour = f"C{j % 10}"
         bars_ax.bar(xs, oracle, width, color=colour, alpha=0.3)  # behind: with the oracle length
         bars_ax.bar(xs, means, width, yerr=stds, capsize=2, color=colour, label=text(label(inner, value)))
-    bars_ax.set_xticks(range(len(groups)), [text(label(outer, g)) if outer else spec.name for g in groups])
+    names = [text(", ".join(g)) if outer else spec.name for g in groups]  # the values; the key below
+    bars_ax.set_xticks(range(len(groups)), names, fontsize=8)
+    if outer:
+        bars_ax.set_xlabel(text(short(outer[0])))
     bars_ax.set_ylabel("test exact match (%); light: with the oracle length")
     bars_ax.set_ylim(0, 100)
     bars_ax.grid(True, axis="y", alpha=0.3)
