@@ -54,21 +54,26 @@ def parse_recipe(text: str) -> tuple[str, str, list[str]]:
     return label, preset, overrides
 
 
-def whole_split_loss(run: RunDir, which: str, data_dir: Path | None) -> float:
-    config, tokenizer, model = load_model(run, which)
-    corpus = load_corpus(config.data, data_dir, tokenizer=tokenizer)
+def whole_split_loss(run: RunDir, which: str, val: torch.Tensor) -> float:
+    """Val loss of checkpoint `which` over every target of `val` (the run's validation ids)."""
+    config, _tokenizer, model = load_model(run, which)
     with torch.inference_mode():
-        return evaluate_split(model, corpus.val, config.model.block_size, 256, torch.device("cpu")).loss
+        return evaluate_split(model, val, config.model.block_size, 256, torch.device("cpu")).loss
 
 
-def time_to_target(run: RunDir, target: float, data_dir: Path | None) -> dict:
+def validation_ids(run: RunDir, data_dir: Path | None) -> torch.Tensor:
+    """The run's validation split, tokenized once for all its snapshots."""
+    return load_corpus(run.config().data, data_dir, tokenizer=run.tokenizer()).val
+
+
+def time_to_target(run: RunDir, target: float, val: torch.Tensor) -> dict:
     """Seconds of training (train_time) at the first snapshot whose whole-split val loss <= target."""
     records = {r["step"]: r for r in run.metrics()}
     steps = sorted(step for step in run.snapshot_steps() if step in records)
     candidates = [s for s in steps if records[s]["val_loss"] <= target + MARGIN]
     scored = {}
     for step in candidates:
-        scored[step] = whole_split_loss(run, f"step-{step}", data_dir)
+        scored[step] = whole_split_loss(run, f"step-{step}", val)
         if scored[step] <= target:
             return {
                 "step": step,
@@ -94,14 +99,15 @@ def lmlab_run(
     run = RunDir(workdir / f"{label}-{seed}")
     train(config, run.path, data_dir=data_dir, progress=False)
     last = run.metrics()[-1]
-    reached = time_to_target(run, TARGET, data_dir)
+    val = validation_ids(run, data_dir)
+    reached = time_to_target(run, TARGET, val)
     return {
         "recipe": label,
         "seed": seed,
         "seconds": reached["seconds"],
         "step": reached["step"],
         "whole_val_at_target": reached["whole_val"],
-        "final_whole_val": whole_split_loss(run, "last", data_dir),
+        "final_whole_val": whole_split_loss(run, "last", val),
         "total_train_seconds": last["train_time"],
         "steps": last["step"],
         "measured_by": "whole split",

@@ -78,3 +78,14 @@ def one_clause_file(folder: Path, limit: int | None = None) -> Path:
     path = folder / "clauses.txt"
     path.write_text("".join(f"IN: {c} OUT: {a}\n" for c, a in clauses))
     return path
+
+
+def train_on_clauses(folder: Path, settings: list[str], limit: int | None = None) -> Path:
+    """`scan-simple` with `settings`, trained on SCAN's one-clause commands (the first `limit`) in
+    `folder`; returns the run folder."""
+    from lmlab.runs.trainer import train
+
+    train_file = one_clause_file(folder, limit)
+    config = apply_overrides(load_preset("scan-simple"), [*settings, f"data.train_file={train_file}"])
+    train(config, folder / "run", progress=False)
+    return folder / "run"

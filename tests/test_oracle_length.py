@@ -10,7 +10,6 @@ import torch
 
 import lmlab
 from lmlab.cli.main import main
-from lmlab.config import apply_overrides
 from lmlab.data.pairs import load_pair_task
 from lmlab.errors import LmlabError
 from lmlab.evaluation.translation import (
@@ -24,12 +23,11 @@ from lmlab.evaluation.translation import (
 )
 from lmlab.generation.translate import oracle_logits, translate
 from lmlab.models.base import LanguageModel
-from lmlab.presets import load_preset
 from lmlab.runs.run_dir import RunDir, load_model
 from lmlab.runs.trainer import train
 from lmlab.tokenizers.word import WordTokenizer
 
-from .conftest import SHARED_DATA, one_clause_file, tiny_config
+from .conftest import SHARED_DATA, tiny_config, train_on_clauses
 
 ACTIONS = ["I_WALK", "I_JUMP", "I_RUN"]
 TOKENIZER = WordTokenizer(["walk", "jump", "twice", *ACTIONS])
@@ -164,10 +162,7 @@ FEW_STEPS = [
 @pytest.fixture(scope="module")
 def scan_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("oracle")
-    train_file = one_clause_file(folder, limit=60)
-    config = apply_overrides(load_preset("scan-simple"), [*FEW_STEPS, f"data.train_file={train_file}"])
-    train(config, folder / "run", progress=False)
-    return folder / "run"
+    return train_on_clauses(folder, FEW_STEPS, limit=60)
 
 
 @pytest.fixture(scope="module")

@@ -8,16 +8,14 @@ import pytest
 import torch
 
 from lmlab.cli.main import main
-from lmlab.config import apply_overrides
 from lmlab.data.pairs import load_pair_task
 from lmlab.evaluation.translation import evaluate_translation
 from lmlab.generation.translate import translate
 from lmlab.inspect.next_token import next_tokens
-from lmlab.presets import load_preset
 from lmlab.runs.run_dir import RunDir, load_model
 from lmlab.runs.trainer import train
 
-from .conftest import SHARED_DATA, one_clause_file, tiny_config
+from .conftest import SHARED_DATA, tiny_config, train_on_clauses
 
 UNTRAINED_SCAN = [
     "model.n_layer=1",
@@ -46,10 +44,7 @@ def text_run(tmp_path_factory):
 def scan_run(tmp_path_factory):
     """A SCAN model after one step: its predictions are close to uniform noise."""
     folder = tmp_path_factory.mktemp("scan")
-    train_file = one_clause_file(folder, limit=40)
-    config = apply_overrides(load_preset("scan-simple"), [*UNTRAINED_SCAN, f"data.train_file={train_file}"])
-    train(config, folder / "run", progress=False)
-    return folder / "run"
+    return train_on_clauses(folder, UNTRAINED_SCAN, limit=40)
 
 
 @pytest.fixture(scope="module")

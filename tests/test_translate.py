@@ -19,7 +19,7 @@ from lmlab.presets import load_preset
 from lmlab.runs.run_dir import RunDir, load_model
 from lmlab.runs.trainer import train
 
-from .conftest import SHARED_DATA, one_clause_file
+from .conftest import SHARED_DATA, train_on_clauses
 
 SMALL_SCAN = [
     "model.n_layer=2",
@@ -40,10 +40,7 @@ SMALL_SCAN = [
 def scan_run(tmp_path_factory):
     """A small GPT trained on SCAN's 102 one-clause commands (no 'and', no 'after'): it learns them."""
     folder = tmp_path_factory.mktemp("scan")
-    train_file = one_clause_file(folder)
-    config = apply_overrides(load_preset("scan-simple"), [*SMALL_SCAN, f"data.train_file={train_file}"])
-    train(config, folder / "run", progress=False)
-    return folder / "run"
+    return train_on_clauses(folder, SMALL_SCAN)
 
 
 @pytest.fixture(scope="module")

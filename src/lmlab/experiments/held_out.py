@@ -13,7 +13,6 @@ from pathlib import Path
 
 import torch
 
-from lmlab.data.batches import PairBatches
 from lmlab.data.pairs import load_pair_task
 from lmlab.evaluation.translation import STOPPED_EARLY, WENT_ON, WRONG_ACTION, evaluate_translation
 from lmlab.runs.files import write_atomic
@@ -42,9 +41,8 @@ def held_out_scores(run: RunDir, data_dir: Path | None = None) -> dict[str, floa
             return saved["scores"]
     _config, tokenizer, model = load_model(run, CHECKPOINT)
     task = load_pair_task(config.data, run.data_dir(data_dir), tokenizer)
-    data = PairBatches(task, 256, config.model.block_size, 0)
-    split = data.task.held_out
-    pairs = data.task.split(split)
+    split = task.held_out
+    pairs = task.split(split)
     with torch.inference_mode():
         report = evaluate_translation(model, tokenizer, pairs, split)
         oracle = evaluate_translation(model, tokenizer, pairs, split, oracle_length=True)
