@@ -112,7 +112,8 @@ def test_presets_match_documented_recipes():
     assert recipe == (12, 2000, 0.0, 1e-3, 100) and cpu.train.lr_decay == "cosine"
     best_cpu = load_preset("shakespeare-char-cpu")  # the best lmlab trains in 10 minutes on 2 cores
     assert (best_cpu.model.n_layer, best_cpu.model.n_embd, best_cpu.model.block_size) == (4, 128, 128)
-    assert (best_cpu.train.optimizer, best_cpu.model.qk_norm) == ("muon", True)  # the speedrun's winners
+    # Muon, the speedrun's winner; QK-norm, which helps the speedrun, cost 0.004-0.009 val loss here
+    assert (best_cpu.train.optimizer, best_cpu.model.qk_norm) == ("muon", False)
     own_text = load_preset("text")  # the same recipe for a corpus of one's own
     assert (own_text.model, own_text.train) == (best_cpu.model, best_cpu.train)
     gpu = load_preset("shakespeare-char")
