@@ -48,6 +48,20 @@ def test_muon_takes_the_block_matrices_and_adamw_everything_else(tied):
     assert optimizer.param_groups[0]["lr"] == config.train.lr
 
 
+def test_an_empty_matrix_stays_with_adamw_and_the_step_runs():
+    """model.mlp_ratio so small the MLP has no units: its two empty matrices are not Muon's (torch's
+    update scale divides by a zero dimension), and a step still runs."""
+    config = with_vocab(tiny_config("train.optimizer=muon", "model.mlp_ratio=1e-3"))
+    model = build_model(config.model)
+    muon = {id(p) for p in muon_matrices(model)}
+    empty = [name for name, p in model.named_parameters() if p.numel() == 0]
+    assert empty and not any(id(dict(model.named_parameters())[name]) in muon for name in empty)
+    assert len(muon) == 2 * 2  # each block's qkv and attention out_proj
+    optimizer = make_optimizer(model, config.train, CPU)
+    model(torch.zeros(2, 4, dtype=torch.long)).sum().backward()
+    optimizer.step()
+
+
 def test_adamw_stays_torch_adamw():
     config = with_vocab(tiny_config())
     optimizer = make_optimizer(build_model(config.model), config.train, CPU)

@@ -31,12 +31,14 @@ def decay_groups(
 
 def muon_matrices(model: nn.Module) -> list[nn.Parameter]:
     """The hidden weight matrices Muon updates: every nn.Linear weight but the output head's and one tied
-    to an embedding (GPT: attention qkv and out_proj, MLP fc and out_proj; LSTM: each layer's gates)."""
+    to an embedding (GPT: attention qkv and out_proj, MLP fc and out_proj; LSTM: each layer's gates).
+    An empty matrix (e.g. model.mlp_ratio so small the MLP has no units) has nothing to orthogonalise
+    and would divide by its zero dimension; AdamW keeps it."""
     embedding_ids = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
     matrices: dict[int, nn.Parameter] = {}
     for name, module in model.named_modules():
         if isinstance(module, nn.Linear) and name.rpartition(".")[2] != "lm_head":
-            if id(module.weight) not in embedding_ids:
+            if id(module.weight) not in embedding_ids and module.weight.numel() > 0:
                 matrices[id(module.weight)] = module.weight
     return list(matrices.values())
 
