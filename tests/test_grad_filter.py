@@ -148,5 +148,6 @@ def test_the_grokking_fast_preset_is_grokfasts_recipe_on_a_standard_setting():
     fast, slow = load_preset("grokking-fast"), load_preset("grokking")
     assert fast.model == slow.model  # Nanda et al.'s one-layer transformer
     assert (fast.data.p, fast.data.r_train) == (97, 0.5)
-    assert (fast.train.grad_filter, fast.train.grad_filter_alpha, fast.train.grad_filter_lambda) == ("ema", 0.98, 2.0)
-    assert (fast.train.batch_size, fast.train.weight_decay) == (512, 0.005)
+    train = fast.train
+    assert (train.grad_filter, train.grad_filter_alpha, train.grad_filter_lambda) == ("ema", 0.98, 2.0)
+    assert (train.batch_size, train.weight_decay) == (512, 0.005)
