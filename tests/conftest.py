@@ -42,7 +42,6 @@ TINY = [
     "train.log_interval=2",
     "train.device=cpu",
     "train.optimizer=adamw",  # the tests' plain baseline, whatever shakespeare-char-cpu's optimizer is
-    "model.qk_norm=false",
 ]
 
 
