@@ -159,6 +159,7 @@ def test_presets_join_with_plus_later_ones_winning():
         ("shakespeare-char", "model.hidden_size=64", ["applies to model.kind=lstm, not gpt", "hidden_size"]),
         ("shakespeare-lstm", "model.n_head=2", ["model.n_head", "model.kind=attention|gpt, not lstm"]),
         ("shakespeare-bigram", "model.dropout=0.1", ["model.dropout", "not bigram"]),
+        ("shakespeare-lstm", "model.attention_dropout=0", ["model.attention_dropout", "not lstm"]),
         ("shakespeare-lstm", "model.init_std=0.1", ["model.init_std", "not lstm"]),
         ("shakespeare-lstm", "model.init=pytorch", ["model.init", "not lstm"]),
         ("shakespeare-bigram", "model.qkv_bias=true", ["model.qkv_bias", "not bigram"]),
@@ -242,6 +243,7 @@ OTHER_VALUES = {
     "zero_init_proj": True,
     "x0_skip": True,
     "value_embeddings": True,
+    "attention_dropout": 0.5,
 }
 
 

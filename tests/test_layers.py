@@ -84,3 +84,39 @@ def test_cache_refuses_to_overflow():
     cache.append(torch.zeros(1, 1, 4, 2), torch.zeros(1, 1, 4, 2))
     with pytest.raises(ValueError, match="overflow"):
         cache.append(torch.zeros(1, 1, 1, 2), torch.zeros(1, 1, 1, 2))
+
+
+def _attention_core(attention_dropout, dropout=0.5):
+    torch.manual_seed(0)
+    config = ModelConfig(vocab_size=10, n_embd=32, n_head=4, block_size=16, dropout=dropout,
+                         attention_dropout=attention_dropout)  # fmt: skip
+    return CausalSelfAttention(config).train()
+
+
+@pytest.mark.parametrize("path", ["_fused", "_explicit"])
+def test_attention_dropout_sets_the_attention_weights_dropout_apart_from_the_residual_one(path):
+    q, k, v = (torch.randn(2, 4, 12, 8) for _ in range(3))
+
+    def twice(attention):
+        core = getattr(attention, path)
+        first, second = core(q, k, v), core(q, k, v)
+        return (first[0], second[0]) if path == "_explicit" else (first, second)
+
+    off = _attention_core(attention_dropout=0.0)  # residual dropout 0.5, none on the weights
+    torch.testing.assert_close(*twice(off))
+    assert off.resid_dropout.p == 0.5
+    followed = _attention_core(attention_dropout=None)  # None: model.dropout on the weights too
+    assert not torch.equal(*twice(followed))
+    only = _attention_core(attention_dropout=0.3, dropout=0.0)
+    assert (only.dropout, only.attn_dropout.p, only.resid_dropout.p) == (0.3, 0.3, 0.0)
+    assert not torch.equal(*twice(only))
+
+
+def test_attention_dropout_none_trains_exactly_as_model_dropout():
+    x = torch.randn(2, 12, 32)
+    outputs = []
+    for attention_dropout in (None, 0.25):
+        attention = _attention_core(attention_dropout, dropout=0.25)
+        torch.manual_seed(1)
+        outputs.append(attention(x)[0])
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=0)

@@ -30,7 +30,8 @@ def test_a_resume_that_changes_the_model_or_data_is_refused_and_leaves_the_run_i
     after = {p: p.read_bytes() for p in finished_run.path.rglob("*") if p.is_file() and p.name != ".lock"}
     assert after == before
     assert main(["sample", str(finished_run.path), "--max-new-tokens", "5", "--seed", "0"]) == 0
-    longer = apply_overrides(finished_run.config(), ["train.max_steps=12", "model.dropout=0.1"])
+    regularised = ["train.max_steps=12", "model.dropout=0.1", "model.attention_dropout=0"]
+    longer = apply_overrides(finished_run.config(), regularised)
     train(longer, finished_run.path, resume=True, progress=False)  # training settings may change
     assert [r["step"] for r in finished_run.metrics()] == [0, 4, 8, 12]
 

@@ -38,6 +38,9 @@ class ModelConfig:
     n_head: int = 6
     n_embd: int = 384
     dropout: float = 0.2
+    # None: model.dropout; a number: the attention weights' dropout alone, so the residual stream can
+    # be regularised without the costly dropout inside the fused attention kernel (0: off there)
+    attention_dropout: float | None = None
     bias: bool = False
     # None: follow model.bias (the output layer: no bias, as GPT-2's); true/false: this layer only
     # (the arithmetic assignment: attention with bias, a bias-free MLP; assignment 004's output layer)
@@ -93,6 +96,11 @@ class ModelConfig:
             "pick n_embd as a multiple of n_head",
         )
         require(0.0 <= self.dropout < 1.0, f"model.dropout={self.dropout} must be in [0, 1)")
+        require(
+            self.attention_dropout is None or 0.0 <= self.attention_dropout < 1.0,
+            f"model.attention_dropout={self.attention_dropout} must be in [0, 1), or none to follow "
+            "model.dropout",
+        )
         require(0 <= self.norm_eps < 1, f"model.norm_eps={self.norm_eps} must be in [0, 1) (0: the usual)")
         require(self.norm in NORMS, f"model.norm={self.norm!r} is unknown; choose one of {NORMS}")
         require(
@@ -171,6 +179,10 @@ class ModelConfig:
         return int(round(self.mlp_ratio * self.n_embd))
 
     @property
+    def attention_dropout_p(self) -> float:
+        return self.dropout if self.attention_dropout is None else self.attention_dropout
+
+    @property
     def lstm_hidden(self) -> int:
         return self.hidden_size or self.n_embd
 
@@ -185,6 +197,7 @@ MODEL_KEY_KINDS: dict[str, tuple[str, ...]] = {
     "n_head": ATTENTION_KINDS,
     "n_embd": ("bigram_embed", "attention", "gpt", "lstm"),  # bigram: a V x V table
     "dropout": ("attention", "gpt", "lstm"),
+    "attention_dropout": ATTENTION_KINDS,
     "bias": ("attention", "gpt", "lstm"),  # bigram_embed's readout always has a bias
     "attention_bias": ATTENTION_KINDS,
     "qkv_bias": ATTENTION_KINDS,

@@ -77,7 +77,7 @@ def gpt2_config_for(config: ModelConfig) -> dict[str, Any]:
         "activation_function": "gelu",  # exact erf GELU, as nn.GELU(); "gelu_new" is the tanh one
         "resid_pdrop": config.dropout,
         "embd_pdrop": config.dropout,
-        "attn_pdrop": config.dropout,
+        "attn_pdrop": config.attention_dropout_p,
         "layer_norm_epsilon": LayerNorm(1).eps,  # make_norm keeps LayerNorm's default eps: read it there
         "initializer_range": config.init_std,
         "tie_word_embeddings": config.tie_weights,

@@ -134,8 +134,8 @@ class CausalSelfAttention(nn.Module):
         self.qk_norm = config.qk_norm
         # the weight of this layer's value embedding; 0 (lmlab.models.init): the plain model at the start
         self.value_lambda = nn.Parameter(torch.zeros(())) if config.value_embeddings else None
-        self.dropout = config.dropout
-        self.attn_dropout = nn.Dropout(config.dropout)
+        self.dropout = config.attention_dropout_p  # on the attention weights
+        self.attn_dropout = nn.Dropout(config.attention_dropout_p)
         self.resid_dropout = nn.Dropout(config.dropout)
 
     def forward(

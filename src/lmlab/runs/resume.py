@@ -15,7 +15,7 @@ from lmlab.config import RunConfig
 from lmlab.errors import LmlabError
 
 # model keys that change no weight: regularisation and memory, not shape or function
-RESUMABLE_MODEL_KEYS = frozenset({"dropout", "checkpoint_activations"})
+RESUMABLE_MODEL_KEYS = frozenset({"dropout", "attention_dropout", "checkpoint_activations"})
 # values a new config holds before the data decides them: they match whatever the run recorded
 UNRESOLVED = frozenset({("model", "vocab_size", 0), ("data", "source", "auto")})
 
