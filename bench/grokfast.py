@@ -1,14 +1,15 @@
 """Grokking with and without the Grokfast gradient filter: steps and seconds to val accuracy >= 0.99.
 
     python bench/grokfast.py [--settings 97:0.5:2000:16000,113:0.3:6000:12000] [--seeds 0,1]
-                             [--jobs 2] [--json FILE]
+                             [--jobs 2] [--set KEY=VALUE ...] [--json FILE]
 
 The standard settings: a + b mod 97 with half of the pairs training, and a + b mod 113 with 30%
 (Nanda et al. 2023). Each is trained by the `grokking-fast` preset (one layer, mini-batches of 512,
-AdamW with weight decay 0.005, train.grad_filter=ema with α 0.98 and λ 2: Grokfast's own recipe) and
-by the same preset with train.grad_filter=none. A setting's last two fields are the step budgets of
-the filtered and the unfiltered runs; an unfiltered run that ends below the threshold bounds the
-ratio from below (steps run / the filtered run's steps).
+AdamW with weight decay 0.05, train.grad_filter=ema with α 0.98 and λ 2: Grokfast's recipe with ten
+times its weight decay) and by the same preset with train.grad_filter=none; `--set` changes both arms
+alike (`--set train.weight_decay=0.005` is Grokfast's own weight decay). A setting's last two fields
+are the step budgets of the filtered and the unfiltered runs; an unfiltered run that ends below the
+threshold bounds the ratio from below (steps run / the filtered run's steps).
 Steps and seconds (lmlab's train_time: training only) are those of the first evaluation (every 50
 steps) at or above the threshold. Runs go --jobs at a time, each a `lmlab train` process with one
 torch thread, longest first, so two filtered runs never share the machine unevenly with a baseline.
@@ -35,11 +36,11 @@ def first_reaching(records: list[dict], threshold: float) -> dict | None:
     return next((r for r in records if r.get("val_acc", 0.0) >= threshold), None)
 
 
-def run(job: dict, workdir: Path) -> dict:
+def run(job: dict, workdir: Path, overrides: tuple[str, ...] = ()) -> dict:
     out = workdir / f"{job['p']}-{job['seed']}-{job['filter']}"
     settings = [f"data.p={job['p']}", f"data.r_train={job['fraction']}", f"train.seed={job['seed']}",
                 f"data.split_seed={job['seed']}", f"train.max_steps={job['max_steps']}",
-                f"train.grad_filter={job['filter']}", "train.device=cpu"]  # fmt: skip
+                f"train.grad_filter={job['filter']}", "train.device=cpu", *overrides]  # fmt: skip
     command = [sys.executable, "-m", "lmlab", "train", PRESET, "--out", str(out), "--quiet", "--threads", "1"]
     for setting in settings:
         command += ["--set", setting]
@@ -54,6 +55,7 @@ def run(job: dict, workdir: Path) -> dict:
         "final_val_acc": records[-1]["val_acc"],
         "steps_run": records[-1]["step"],
         "train_time": records[-1]["train_time"],
+        "overrides": list(overrides),
     }
 
 
@@ -83,15 +85,18 @@ def main() -> None:
                         help="p:train share:filtered steps:unfiltered steps, comma-separated")  # fmt: skip
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time, one torch thread each")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for every run, e.g. train.weight_decay=0.005")  # fmt: skip
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     fields = [s.split(":") for s in args.settings.split(",")]
     settings = [(int(p), float(f), int(a), int(b)) for p, f, a, b in fields]
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"machine: {platform.machine()}, {args.jobs} runs at a time with 1 torch thread each, "
-          f"torch {torch.__version__}")  # fmt: skip
+          f"torch {torch.__version__}; {PRESET} with {args.overrides or 'no overrides'}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
-        futures = [pool.submit(run, job, Path(tmp)) for job in jobs_for(settings, seeds)]
+        overrides = tuple(args.overrides)
+        futures = [pool.submit(run, job, Path(tmp), overrides) for job in jobs_for(settings, seeds)]
         results = []
         for future in futures:
             results.append(future.result())
