@@ -42,6 +42,10 @@ TINY = [
     "train.log_interval=2",
     "train.device=cpu",
     "train.optimizer=adamw",  # the tests' plain baseline, whatever shakespeare-char-cpu's optimizer is
+    # and a cosine schedule, whatever shakespeare-char-cpu's is
+    "train.lr_decay=cosine",
+    "train.cooldown_fraction=0",
+    "train.min_lr=0.0002",
 ]
 
 

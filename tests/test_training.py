@@ -55,6 +55,9 @@ def test_wsd_schedule_holds_the_rate_then_cools_down_linearly():
     assert lr_at(99, config) == pytest.approx(1e-5)
     with pytest.raises(LmlabError, match="cooldown_steps"):
         tiny_config("train.max_steps=100", "train.cooldown_steps=101")
+    for key in ("train.cooldown_steps=20", "train.cooldown_fraction=0.4"):  # only wsd reads them
+        with pytest.raises(LmlabError, match=f"{key} applies to train.lr_decay=wsd, not cosine"):
+            tiny_config("train.max_steps=100", "train.lr_decay=cosine", key)
 
 
 def test_weight_decay_only_on_linear_matrices():

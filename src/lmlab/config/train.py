@@ -110,6 +110,12 @@ class TrainConfig:
             not (self.cooldown_steps and self.cooldown_fraction),
             "give train.cooldown_steps or train.cooldown_fraction, not both (set the other to 0)",
         )
+        for name in ("cooldown_steps", "cooldown_fraction"):  # only wsd reads them
+            require(
+                self.lr_decay == "wsd" or not getattr(self, name),
+                f"train.{name}={getattr(self, name)} applies to train.lr_decay=wsd, not "
+                f"{self.lr_decay}; set it to 0 or use train.lr_decay=wsd",
+            )
         require(0 <= self.min_lr <= self.lr, f"train.min_lr={self.min_lr} must be in [0, train.lr={self.lr}]")
         require(self.weight_decay >= 0, f"train.weight_decay={self.weight_decay} must be >= 0")
         for name in ("beta1", "beta2"):
