@@ -1,6 +1,6 @@
 """Grokking with and without the Grokfast gradient filter: steps and seconds to val accuracy >= 0.99.
 
-    python bench/grokfast.py [--settings 97:0.5:2000:16000,113:0.3:6000:12000] [--seeds 0,1]
+    python bench/grokfast.py [--settings 97:0.5:1200:16000,113:0.3:6000:12000] [--seeds 0,1]
                              [--jobs 2] [--set KEY=VALUE ...] [--json FILE]
 
 The standard settings: a + b mod 97 with half of the pairs training, and a + b mod 113 with 30%
@@ -81,7 +81,7 @@ def table(results: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--settings", default="97:0.5:2000:16000,113:0.3:6000:12000",
+    parser.add_argument("--settings", default="97:0.5:1200:16000,113:0.3:6000:12000",
                         help="p:train share:filtered steps:unfiltered steps, comma-separated")  # fmt: skip
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time, one torch thread each")

@@ -151,3 +151,4 @@ def test_the_grokking_fast_preset_is_grokfasts_recipe_on_a_standard_setting():
     train = fast.train
     assert (train.grad_filter, train.grad_filter_alpha, train.grad_filter_lambda) == ("ema", 0.98, 2.0)
     assert (train.batch_size, train.weight_decay) == (512, 0.05)  # Grokfast's 0.005 did not grok seed 1
+    assert (train.max_steps, train.lr_decay) == (1200, "wsd")  # the cool-down from step 840 tips it over
