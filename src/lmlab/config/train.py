@@ -110,12 +110,6 @@ class TrainConfig:
             not (self.cooldown_steps and self.cooldown_fraction),
             "give train.cooldown_steps or train.cooldown_fraction, not both (set the other to 0)",
         )
-        for name in ("cooldown_steps", "cooldown_fraction"):  # only wsd reads them
-            require(
-                self.lr_decay == "wsd" or not getattr(self, name),
-                f"train.{name}={getattr(self, name)} applies to train.lr_decay=wsd, not "
-                f"{self.lr_decay}; set it to 0 or use train.lr_decay=wsd",
-            )
         require(0 <= self.min_lr <= self.lr, f"train.min_lr={self.min_lr} must be in [0, train.lr={self.lr}]")
         require(self.weight_decay >= 0, f"train.weight_decay={self.weight_decay} must be >= 0")
         for name in ("beta1", "beta2"):
@@ -137,8 +131,18 @@ class TrainConfig:
             self.loss_average in LOSS_AVERAGES,
             f"train.loss_average={self.loss_average!r} is unknown; choose one of {LOSS_AVERAGES}",
         )
+        self._check_cooldown()
         self._check_optimizer()
         self._check_grad_filter()
+
+    def _check_cooldown(self) -> None:
+        for name in ("cooldown_steps", "cooldown_fraction"):  # only wsd reads them; their default is 0
+            value = getattr(self, name)
+            require(
+                self.lr_decay == "wsd" or not value,
+                f"train.{name}={value} applies to train.lr_decay=wsd, not {self.lr_decay}; set it to 0 "
+                "or use train.lr_decay=wsd",
+            )
 
     def _check_grad_filter(self) -> None:
         kind = self.grad_filter
